@@ -1,0 +1,1 @@
+"""Japanese text handling shared by ingestion and queries: normalization, dates, sparse terms."""

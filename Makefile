@@ -1,0 +1,53 @@
+# gyosei-rag: two commands do all the set-up (see README).
+#   make run   - venv, install, embedded model, index data_samples, Streamlit UI on 127.0.0.1:8501
+#   make test  - venv with dev extras, Debian packages the tests need, the whole pytest suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8501
+# Debian packages the tests use: LibreOffice converts .doc files and makes test PDFs.
+TEST_DEBS := libreoffice-writer-nogui
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install install-dev system-deps index bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.stamp-run
+
+install: $(VENV)/.stamp-run
+install-dev: $(VENV)/.stamp-dev
+
+system-deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+index: install
+	$(BIN)/gyosei setup
+	$(BIN)/gyosei ingest data_samples --sync
+
+run: index
+	$(BIN)/streamlit run app/Home.py --server.address $(HOST) --server.port $(PORT) \
+	  --server.headless true --browser.gatherUsageStats false
+
+test: install-dev system-deps
+	$(BIN)/pytest
+
+bench: install-dev
+	$(BIN)/python bench/ingest_speed.py
+
+clean:
+	rm -rf var .pytest_cache

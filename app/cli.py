@@ -1,0 +1,251 @@
+"""The ``gyosei`` command line: a thin face over ingest/ and retrieval/.
+
+Examples::
+
+    gyosei setup                         # build the embedded model (once, offline)
+    gyosei ingest data_samples --sync    # index a folder, remove documents gone from disk
+    gyosei search "行政手続法の目的"      # passages with their sources
+    gyosei index stats
+    gyosei fetch kokkai --any デジタル --from 2024-01-01 --until 2024-03-31
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from app.factory import build_embedder, build_index, build_searcher
+from app.progress import RichIngestObserver
+from retrieval.errors import GyoseiError
+from retrieval.settings import Settings
+from retrieval.types import DOC_TYPES, Access, Filters, SearchMode
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings.load()
+
+
+def _fail(exc: GyoseiError) -> None:
+    err_console.print(f"[bold red]エラー:[/] {exc}")
+    sys.exit(2)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="詳細なログを表示します")
+def main(verbose: bool) -> None:
+    """gyosei-rag: 行政文書・国会答弁の検索と回答支援"""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def setup() -> None:
+    """埋め込みモデルを準備します（初回のみ、オフラインで構築）。"""
+    settings = _settings()
+    try:
+        embedder = build_embedder(settings)
+        with console.status("埋め込みモデルを準備しています…"):
+            dim = len(embedder.embed_query("準備"))
+    except GyoseiError as exc:
+        _fail(exc)
+    console.print(f"埋め込みモデルの準備ができました（{settings.embedding.model}、{dim}次元）")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--doc-type", type=click.Choice(DOC_TYPES), help="文書種別を指定します")
+@click.option("--confidentiality", type=click.IntRange(1, 3), help="機密性レベル（1〜3）")
+@click.option("--groups", help="閲覧できるグループ（カンマ区切り）")
+@click.option("--sync", is_flag=True, help="ディスクから消えた文書を索引からも削除します")
+def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int | None, groups: str | None, sync: bool) -> None:
+    """ファイルやフォルダを索引に取り込みます。"""
+    from ingest.pipeline import IngestOptions, Ingestor
+    from retrieval.text.sparse import SparseEncoder
+
+    settings = _settings()
+    options = IngestOptions(
+        doc_type=doc_type,
+        confidentiality=confidentiality,
+        groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
+        sync=sync,
+    )
+    try:
+        embedder = build_embedder(settings)
+        index = build_index(settings, embedder)
+    except GyoseiError as exc:
+        _fail(exc)
+    try:
+        with RichIngestObserver(console) as observer:
+            ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security, settings.data_dir, observer)
+            report = ingestor.ingest(list(paths), options)
+    except GyoseiError as exc:
+        _fail(exc)
+    finally:
+        index.close()
+    _print_report(report)
+    if report.nothing_indexed:
+        sys.exit(1)
+
+
+def _print_report(report) -> None:
+    indexed = [f for f in report.files if f.status == "indexed"]
+    if indexed:
+        table = Table(title="取り込み結果")
+        table.add_column("ファイル", overflow="fold")
+        table.add_column("文書", justify="right")
+        table.add_column("チャンク", justify="right")
+        for f in indexed:
+            table.add_row(f.path, str(f.documents), str(f.chunks))
+        console.print(table)
+    problems = [reason for f in report.files for reason in f.reasons]
+    if problems:
+        console.print("[bold red]読み込めなかったもの:[/]")
+        for reason in problems:
+            console.print(f"  - {reason}", soft_wrap=True, markup=False, highlight=False)
+    rate = report.chunks / report.seconds if report.seconds else 0.0
+    console.print(
+        f"登録 {report.indexed} ファイル（{report.documents} 文書、{report.chunks} チャンク）、"
+        f"変更なし {report.skipped}、失敗 {report.failed}、削除 {len(report.removed)} 文書 "
+        f"— {report.seconds:.1f} 秒（{rate:.1f} チャンク/秒）",
+        soft_wrap=True,
+    )
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", "--top", "k", default=5, show_default=True, help="表示する件数")
+@click.option("--mode", type=click.Choice([m.value for m in SearchMode]), default="hybrid", show_default=True)
+@click.option("--doc-type", "doc_types", multiple=True, type=click.Choice(DOC_TYPES), help="文書種別で絞り込み")
+@click.option("--from", "date_from", help="この日付以降（YYYY-MM-DD）")
+@click.option("--until", "date_to", help="この日付以前（YYYY-MM-DD）")
+@click.option("--clearance", type=click.IntRange(1, 3), default=1, show_default=True, help="利用者の機密性クリアランス")
+@click.option("--groups", default="all", show_default=True, help="利用者の所属グループ（カンマ区切り）")
+def search(question: str, k: int, mode: str, doc_types: tuple[str, ...], date_from: str | None, date_to: str | None, clearance: int, groups: str) -> None:
+    """質問に関係する箇所を出典付きで表示します。"""
+    settings = _settings()
+    access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
+    filters = Filters(doc_types=list(doc_types) or None, date_from=date_from, date_to=date_to)
+    try:
+        embedder = build_embedder(settings)
+        index = build_index(settings, embedder, read_only=True)
+        try:
+            hits = build_searcher(settings, embedder, index).search(question, access, filters, mode, k)
+        finally:
+            index.close()
+    except GyoseiError as exc:
+        _fail(exc)
+    if not hits:
+        console.print("該当する資料が見つかりませんでした")
+        return
+    from retrieval.citation import describe_source
+
+    for n, hit in enumerate(hits, 1):
+        console.print(f"[bold][{n}][/] {describe_source(hit.payload)}  [dim](score {hit.score:.3f})[/]")
+        console.print(f"    {hit.text[:240]}")
+
+
+@main.group()
+def index() -> None:
+    """索引の管理（統計・削除）。"""
+
+
+@index.command("stats")
+def index_stats() -> None:
+    """索引の文書数・チャンク数を文書種別ごとに表示します。"""
+    settings = _settings()
+    try:
+        embedder = build_embedder(settings)
+        idx = build_index(settings, embedder, read_only=True)
+        try:
+            docs = idx.documents()
+            chunks = idx.count()
+        finally:
+            idx.close()
+    except GyoseiError as exc:
+        _fail(exc)
+    table = Table(title="索引の統計")
+    table.add_column("文書種別")
+    table.add_column("文書数", justify="right")
+    table.add_column("チャンク数", justify="right")
+    by_type: dict[str, list[int]] = {}
+    for info in docs.values():
+        row = by_type.setdefault(info.doc_type, [0, 0])
+        row[0] += 1
+        row[1] += info.chunks_found
+    for doc_type, (n_docs, n_chunks) in sorted(by_type.items()):
+        table.add_row(doc_type, str(n_docs), str(n_chunks))
+    table.add_row("[bold]合計[/]", str(len(docs)), str(chunks))
+    console.print(table)
+    incomplete = [d for d in docs.values() if not d.complete]
+    if incomplete:
+        console.print(f"[yellow]未完了の文書が {len(incomplete)} 件あります。もう一度 gyosei ingest を実行してください。[/]")
+
+
+@index.command("delete")
+@click.argument("doc_id")
+def index_delete(doc_id: str) -> None:
+    """文書を索引から削除します。"""
+    settings = _settings()
+    try:
+        embedder = build_embedder(settings)
+        idx = build_index(settings, embedder)
+        try:
+            removed = idx.delete(doc_id)
+            idx.flush()
+        finally:
+            idx.close()
+    except GyoseiError as exc:
+        _fail(exc)
+    if removed:
+        console.print(f"{doc_id} を削除しました（{removed} チャンク）")
+    else:
+        err_console.print(f"{doc_id} は索引にありません")
+        sys.exit(1)
+
+
+@main.group()
+def fetch() -> None:
+    """公開APIから資料を取得します。"""
+
+
+@fetch.command("kokkai")
+@click.option("--any", "any_word", required=True, help="検索語（発言本文）")
+@click.option("--from", "date_from", required=True, help="開始日（YYYY-MM-DD）")
+@click.option("--until", "date_until", required=True, help="終了日（YYYY-MM-DD）")
+@click.option("--meeting", help="会議名（例: 予算委員会）")
+@click.option("--speaker", help="発言者名")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("data/kokkai"), show_default=True)
+@click.option("--base-url", default="https://kokkai.ndl.go.jp/api/speech", show_default=True)
+@click.option("--interval", default=1.0, show_default=True, help="リクエスト間隔（秒）")
+def fetch_kokkai(any_word: str, date_from: str, date_until: str, meeting: str | None, speaker: str | None, out_dir: Path, base_url: str, interval: float) -> None:
+    """国会会議録検索システムAPIから発言を取得し、JSONで保存します（中断しても再開できます）。"""
+    from ingest.fetch_kokkai import fetch_speeches
+
+    try:
+        with console.status("国会会議録を取得しています…") as status:
+            summary = fetch_speeches(
+                out_dir,
+                any=any_word,
+                date_from=date_from,
+                date_until=date_until,
+                meeting=meeting,
+                speaker=speaker,
+                base_url=base_url,
+                min_interval_s=interval,
+                progress=lambda done, total: status.update(f"国会会議録を取得しています… {done}/{total} 件"),
+            )
+    except GyoseiError as exc:
+        _fail(exc)
+    console.print(f"取得が終わりました: {summary}")
+    console.print(f"取り込むには: gyosei ingest {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Ingestion benchmark: documents/s, chunks/s, peak RSS and index size, from scratch.
+
+Scenarios (each in a fresh process so peak RSS is its own):
+  samples  - data_samples/
+  dev      - the three dev corpora of ../shared/eval together (nta_faq, diet_qa, lawqa)
+
+Usage: .venv/bin/python bench/ingest_speed.py [samples|dev|all] [--precision int8|bf16|fp32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT.parent / "shared" / "eval"
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_one(scenario: str, precision: str) -> dict:
+    """Ingest one scenario into a new index in this process; return the measurements."""
+    from ingest.pipeline import Ingestor
+    from retrieval.embedder import open_embedder
+    from retrieval.index import open_index
+    from retrieval.settings import Settings
+    from retrieval.text.sparse import SparseEncoder
+
+    work = Path(tempfile.mkdtemp(prefix="gyosei-bench-"))
+    try:
+        settings = Settings.load(index={"path": str(work / "index")}, embedding={"precision": precision})
+        cfg = settings.embedding
+        embedder = open_embedder(cfg.model, query_prompt=cfg.query_prompt, passage_prompt=cfg.passage_prompt,
+                                 precision=cfg.precision, batch_size=cfg.batch_size,
+                                 max_seq_length=cfg.max_seq_length, cache_dir=cfg.cache_dir)
+        embedder.embed_query("準備")  # load the model outside the timing
+        if scenario == "samples":
+            paths = [ROOT / "data_samples"]
+        else:
+            paths = []
+            for name in ("nta_faq", "diet_qa", "lawqa"):
+                # The records reader names documents by file stem: give each corpus its own name.
+                link = work / "dev" / f"{name}.jsonl"
+                link.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(EVAL / name / "corpus.jsonl", link)
+            paths = [work / "dev"]
+        index = open_index(settings.index, embedder.dimension)
+        ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security, settings.data_dir)
+        started = time.perf_counter()
+        report = ingestor.ingest(paths)
+        seconds = time.perf_counter() - started
+        index.close()
+        return {
+            "scenario": scenario,
+            "precision": precision,
+            "files": len(report.files),
+            "failed": report.failed,
+            "documents": report.documents,
+            "chunks": report.chunks,
+            "seconds": round(seconds, 1),
+            "docs_per_s": round(report.documents / seconds, 1),
+            "chunks_per_s": round(report.chunks / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "index_mb": round(_dir_size(work / "index") / 2**20, 1),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenario", nargs="?", default="all", choices=["samples", "dev", "all"])
+    parser.add_argument("--precision", default="int8", choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(args.scenario, args.precision), ensure_ascii=False))
+        return
+    scenarios = ["samples", "dev"] if args.scenario == "all" else [args.scenario]
+    rows = []
+    for scenario in scenarios:
+        out = subprocess.run([sys.executable, __file__, scenario, "--precision", args.precision, "--child"],
+                             check=True, capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+
+
+if __name__ == "__main__":
+    main()

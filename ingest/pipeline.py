@@ -1,0 +1,346 @@
+"""The ingestion pipeline: files -> documents -> normalized chunks -> vectors -> the index.
+
+Guarantees (see tests/test_pipeline.py):
+- an unchanged document (same content hash) is skipped; a changed one replaces all its chunks;
+- a document is written as: delete its old chunks, upsert the new ones; every chunk carries the
+  document's hash and chunk count, so a run killed half-way leaves a document that the next run
+  sees as incomplete and rewrites: no duplicates, no half-indexed document survives a re-run;
+- one bad file never stops the run; its reason (Japanese, naming the file) lands in the report;
+- ``sync`` removes documents whose source file is gone, never those of files that failed to read.
+
+Usage::
+
+    ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security)
+    report = ingestor.ingest([Path("data_samples")])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+from ingest.chunker import chunk_document
+from ingest.discover import Candidate, Refused, discover, stable_id
+from ingest.document import Document, Section
+from ingest.readers import read_path
+from retrieval.embedder import Embedder
+from retrieval.errors import GyoseiError, ReaderError
+from retrieval.index.base import Index
+from retrieval.settings import ChunkSettings, SecuritySettings
+from retrieval.text.sparse import SparseEncoder
+from retrieval.types import DOC_TYPES, Chunk, DocInfo
+
+log = logging.getLogger(__name__)
+
+SECTION_SEPARATOR = "\n\n"
+
+
+@dataclass
+class FileResult:
+    """What happened to one file: indexed / skipped / failed (with a Japanese reason)."""
+
+    path: str
+    status: str
+    documents: int = 0
+    chunks: int = 0
+    skipped_documents: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """The summary of one run."""
+
+    files: list[FileResult] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def _count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def indexed(self) -> int:
+        return self._count("indexed")
+
+    @property
+    def skipped(self) -> int:
+        return self._count("skipped")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def chunks(self) -> int:
+        return sum(f.chunks for f in self.files)
+
+    @property
+    def documents(self) -> int:
+        return sum(f.documents for f in self.files)
+
+    @property
+    def nothing_indexed(self) -> bool:
+        """True when files were given but none could be used (indexed or skipped as unchanged)."""
+        return bool(self.files) and self.indexed == 0 and self.skipped == 0
+
+
+class IngestObserver(Protocol):
+    """Receives progress events (the CLI draws a progress bar, the UI a st.progress)."""
+
+    def files_found(self, count: int) -> None: ...
+
+    def file_done(self, result: FileResult) -> None: ...
+
+    def chunks_written(self, count: int) -> None: ...
+
+
+class NullObserver:
+    def files_found(self, count: int) -> None:
+        pass
+
+    def file_done(self, result: FileResult) -> None:
+        pass
+
+    def chunks_written(self, count: int) -> None:
+        pass
+
+
+@dataclass
+class IngestOptions:
+    """Per-run overrides; ``None`` means: folder defaults, then the reader's, then settings."""
+
+    doc_type: str | None = None
+    confidentiality: int | None = None
+    groups: list[str] | None = None
+    sync: bool = False
+
+
+class Ingestor:
+    """Writes documents into an index. Cheap to build; the embedder loads on first use."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        chunking: ChunkSettings,
+        security: SecuritySettings,
+        data_dir: Path | None = None,
+        observer: IngestObserver | None = None,
+        batch_size: int = 128,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.sparse = sparse
+        self.chunking = chunking
+        self.security = security
+        self.data_dir = data_dir
+        self.observer = observer or NullObserver()
+        self.batch_size = batch_size
+        self._pending: list[Chunk] = []
+        self._existing: dict[str, DocInfo] = {}
+        self._cleared: set[str] = set()
+
+    # -- public ---------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[Path], options: IngestOptions | None = None) -> IngestReport:
+        """Ingest files and folders; return what happened to each file."""
+        options = options or IngestOptions()
+        if options.doc_type is not None and options.doc_type not in DOC_TYPES:
+            raise GyoseiError(f"文書種別 {options.doc_type!r} は使えません。使える種別: {', '.join(DOC_TYPES)}")
+        started = time.perf_counter()
+        report = IngestReport()
+        self._existing = self.index.documents()
+        self._cleared = set()
+        items = list(discover(list(paths), self.data_dir))
+        self.observer.files_found(len(items))
+        seen_docs: set[str] = set()
+        unreadable_sources: set[str] = set()
+        for item in items:
+            if isinstance(item, Refused):
+                result = FileResult(str(item.path), "failed", reasons=[f"{item.path}: {item.reason}"])
+                unreadable_sources.add(stable_id(item.path, self.data_dir))
+            else:
+                result = self._ingest_file(item, options, seen_docs)
+                if result.status == "failed":
+                    unreadable_sources.add(item.doc_id)
+            report.files.append(result)
+            self.observer.file_done(result)
+        self._flush()
+        if options.sync:
+            report.removed = self._sync(paths, seen_docs, unreadable_sources)
+        self.index.flush()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def delete(self, doc_id: str) -> int:
+        """Remove one document; return the number of chunks removed."""
+        removed = self.index.delete(doc_id)
+        self.index.flush()
+        return removed
+
+    # -- one file -------------------------------------------------------------------------
+    def _ingest_file(self, item: Candidate, options: IngestOptions, seen_docs: set[str]) -> FileResult:
+        result = FileResult(str(item.path), "skipped")
+        try:
+            for doc in read_path(item.path, item.doc_id, on_problem=result.reasons.append):
+                doc.source_path = item.doc_id  # the stable id of the file it came from
+                try:
+                    self._apply_defaults(doc, item, options)
+                except ReaderError as exc:
+                    result.reasons.append(str(exc))
+                    continue
+                if doc.doc_id in seen_docs:
+                    result.reasons.append(f"{item.path}: ID {doc.doc_id} の文書が重複しているため、後の方を読み飛ばしました")
+                    continue
+                seen_docs.add(doc.doc_id)
+                written = self._ingest_document(doc)
+                if written is None:
+                    result.skipped_documents += 1
+                else:
+                    result.documents += 1
+                    result.chunks += written
+        except ReaderError as exc:
+            result.reasons.append(str(exc))
+        except Exception as exc:  # a reader bug must not stop the run
+            log.exception("unexpected error while reading %s", item.path)
+            result.reasons.append(f"{item.path}: 読み込み中に予期しないエラーが発生しました（{type(exc).__name__}）")
+        if result.documents:
+            result.status = "indexed"
+        elif result.reasons:
+            result.status = "failed"
+        return result
+
+    def _apply_defaults(self, doc: Document, item: Candidate, options: IngestOptions) -> None:
+        defaults = item.defaults
+        if options.doc_type:
+            doc.doc_type = options.doc_type
+        elif doc.doc_type in ("", "other") and defaults.get("doc_type"):
+            doc.doc_type = str(defaults["doc_type"])
+        level = options.confidentiality or defaults.get("confidentiality") or doc.metadata.get("confidentiality") or self.security.default_confidentiality
+        level = int(level)
+        if not 1 <= level <= 3:
+            raise ReaderError(item.path, f"機密性レベル {level} は不正です（1〜3）")
+        if level > self.security.max_confidentiality:
+            raise ReaderError(
+                item.path,
+                f"機密性{level}の文書は取り込めません（この環境の上限は機密性{self.security.max_confidentiality}です）: {doc.title or doc.doc_id}",
+            )
+        doc.metadata["confidentiality"] = level
+        groups = options.groups or defaults.get("groups") or doc.metadata.get("groups") or self.security.default_groups
+        doc.metadata["groups"] = sorted({str(g) for g in groups})
+
+    # -- one document ---------------------------------------------------------------------
+    def _ingest_document(self, doc: Document) -> int | None:
+        """Write ``doc`` unless unchanged; return chunks written, or None when skipped."""
+        content_hash, total = self._fingerprint(doc)
+        if total == 0:
+            raise ReaderError(doc.source_path or doc.doc_id, f"本文がありません（{doc.title or doc.doc_id}）")
+        existing = self._existing.get(doc.doc_id)
+        if existing is not None and existing.complete and existing.content_hash == content_hash and existing.doc_chunks == total:
+            return None
+        for chunk in self._chunks(doc, content_hash, total):
+            self._pending.append(chunk)
+            if len(self._pending) >= self.batch_size:
+                self._flush()
+        return total
+
+    def _fingerprint(self, doc: Document) -> tuple[str, int]:
+        """Content hash over metadata and normalized text, and the number of chunks (pass 1)."""
+        digest = hashlib.sha256()
+        header = {
+            "title": doc.title,
+            "doc_type": doc.doc_type,
+            "date": doc.date,
+            "source_url": doc.source_url,
+            "metadata": doc.metadata,
+            "chunking": [self.chunking.size, self.chunking.overlap, self.chunking.min_size],
+        }
+        digest.update(json.dumps(header, ensure_ascii=False, sort_keys=True, default=str).encode())
+        total = 0
+        for _, section, text, spans in self._sections(doc):
+            digest.update(f"\x00{section.heading}\x00{section.page}\x00".encode())
+            digest.update(text.encode())
+            total += len(spans)
+        return digest.hexdigest(), total
+
+    def _sections(self, doc: Document) -> Iterator[tuple[int, Section, str, list[Any]]]:
+        """Normalize and chunk section by section (a huge file is never held whole)."""
+        offset = 0
+        for section in doc.sections:
+            single = Document(doc.doc_id, doc.title, doc.doc_type, [section])
+            chunked = chunk_document(single, self.chunking.size, self.chunking.overlap, self.chunking.min_size)
+            if not chunked.text.strip():
+                continue
+            yield offset, section, chunked.text, chunked.spans
+            offset += len(chunked.text) + len(SECTION_SEPARATOR)
+
+    def _chunks(self, doc: Document, content_hash: str, total: int) -> Iterator[Chunk]:
+        meta = dict(doc.metadata)
+        level = int(meta.pop("confidentiality"))
+        groups = list(meta.pop("groups"))
+        ordinal = 0
+        for offset, _section, text, spans in self._sections(doc):
+            for span in spans:
+                extra = {**meta, **(span.meta or {})}
+                yield Chunk(
+                    doc_id=doc.doc_id,
+                    ordinal=ordinal,
+                    text=text[span.start : span.end],
+                    title=doc.title,
+                    doc_type=doc.doc_type,
+                    section=span.section or "",
+                    page=span.page,
+                    char_start=offset + span.start,
+                    char_end=offset + span.end,
+                    date=doc.date,
+                    source_url=doc.source_url,
+                    source_path=doc.source_path,
+                    confidentiality=level,
+                    groups=groups,
+                    content_hash=content_hash,
+                    doc_chunks=total,
+                    extra=extra,
+                )
+                ordinal += 1
+
+    # -- writing --------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Embed the pending chunks in one batch and write them, clearing old versions first."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        vectors = self.embedder.embed_documents([self._passage_text(c) for c in batch])
+        for chunk, vector in zip(batch, vectors):
+            chunk.dense = list(vector)
+            chunk.sparse = self.sparse.encode(self._passage_text(chunk))
+        for doc_id in dict.fromkeys(c.doc_id for c in batch):
+            if doc_id not in self._cleared:
+                if doc_id in self._existing:
+                    self.index.delete(doc_id)
+                self._cleared.add(doc_id)
+        self.index.upsert(batch)
+        self.observer.chunks_written(len(batch))
+
+    @staticmethod
+    def _passage_text(chunk: Chunk) -> str:
+        """What gets embedded: the title and section give a short chunk its context."""
+        context = " ".join(part for part in (chunk.title, chunk.section) if part)
+        return f"{context}\n{chunk.text}" if context else chunk.text
+
+    # -- sync -----------------------------------------------------------------------------
+    def _sync(self, paths: Sequence[Path], seen_docs: set[str], unreadable: set[str]) -> list[str]:
+        roots = [stable_id(p, self.data_dir) for p in paths]
+        removed: list[str] = []
+        for doc_id, info in self.index.documents().items():
+            source = info.source_path or ""
+            under_roots = any(r == "." or source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
+            if not under_roots or doc_id in seen_docs or source in unreadable:
+                continue
+            self.index.delete(doc_id)
+            removed.append(doc_id)
+        return removed

@@ -1,0 +1,20 @@
+"""How a source is named to the user: title, section/article/page, date, speaker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def describe_source(payload: dict[str, Any]) -> str:
+    """One line naming a chunk's source, e.g. 「行政手続法 第一条（目的等）」 or a Diet speech."""
+    parts: list[str] = [payload.get("title") or payload.get("doc_id", "")]
+    section = payload.get("section")
+    if section and section not in parts[0]:
+        parts.append(section)
+    if payload.get("page"):
+        parts.append(f"{payload['page']}ページ")
+    if payload.get("doc_type") == "diet_speech" and payload.get("speaker") and payload["speaker"] not in parts[0]:
+        parts.append(f"{payload['speaker']}（{payload.get('speaker_position') or '発言者'}）")
+    if payload.get("date") and payload["date"] not in parts[0]:
+        parts.append(payload["date"])
+    return " ／ ".join(p for p in parts if p)

@@ -1,0 +1,66 @@
+"""The `gyosei` CLI end to end with the real embedder and the embedded index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+
+from .conftest import SAMPLES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env(tmp_path, model_cache_dir, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLES / "laws/405AC0000000088_20240401_504AC0100000052.xml", docs)
+    shutil.copy(SAMPLES / "digital_agency/499_appendix_FAQ.md", docs)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GYOSEI_INDEX__PATH", str(tmp_path / "index"))
+    monkeypatch.setenv("GYOSEI_DATA_DIR", str(docs))
+    monkeypatch.setenv("GYOSEI_EMBEDDING__CACHE_DIR", str(model_cache_dir))
+    monkeypatch.delenv("GYOSEI_CONFIG", raising=False)
+    return docs
+
+
+def test_ingest_search_stats_delete(env):
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(env)])
+    assert result.exit_code == 0, result.output
+    assert "登録 2 ファイル" in result.output
+
+    again = runner.invoke(main, ["ingest", str(env)])
+    assert again.exit_code == 0 and "変更なし 2" in again.output
+
+    found = runner.invoke(main, ["search", "行政指導に携わる者が守るべき一般原則は何か", "-k", "3"])
+    assert found.exit_code == 0, found.output
+    assert "行政手続法" in found.output and "第三十二条" in found.output
+
+    stats = runner.invoke(main, ["index", "stats"])
+    assert stats.exit_code == 0 and "law" in stats.output and "guideline" not in stats.output
+
+    gone = runner.invoke(main, ["index", "delete", "499_appendix_FAQ.md"])
+    assert gone.exit_code == 0 and "削除しました" in gone.output
+    missing = runner.invoke(main, ["index", "delete", "499_appendix_FAQ.md"])
+    assert missing.exit_code == 1
+
+
+def test_exit_status_is_nonzero_only_when_nothing_could_be_indexed(env, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.md").write_bytes(b"")
+    runner = CliRunner()
+    failed = runner.invoke(main, ["ingest", str(bad)])
+    assert failed.exit_code == 1
+    assert "empty.md" in failed.output and "空" in failed.output
+
+    (bad / "ok.txt").write_text("デジタル庁は、デジタル社会の形成に関する施策を推進する。", encoding="utf-8")
+    partly = runner.invoke(main, ["ingest", str(bad)])
+    assert partly.exit_code == 0, partly.output
+    assert "失敗 1" in partly.output

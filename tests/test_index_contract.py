@@ -1,0 +1,398 @@
+"""One contract for every ``Index``: Qdrant Edge on disk and qdrant-client (server stand-in).
+
+Chunks are real text from /work/shared/corpus (Diet speeches, NTA Q&A, the ICT white paper) with
+deterministic vectors: sparse = character bigrams (crc32 ids, tf weights; the index adds IDF),
+dense = a seeded random unit vector per chunk, so a query can be aimed at chosen chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from retrieval.errors import ConfigError, IndexError_, IndexLockedError
+from retrieval.index import open_index
+from retrieval.index.edge import EdgeIndex
+from retrieval.index.qdrant import QdrantIndex
+from retrieval.settings import IndexSettings
+from retrieval.types import Access, Chunk, Filters, Query, SearchMode, SparseVector
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+DIM = 32
+PUBLIC = Access(clearance=1, groups=[])
+ADMIN = Access(clearance=3, groups=["finance"])
+
+
+# -- deterministic vectors --------------------------------------------------------------------
+
+def bigrams(text: str) -> dict[int, float]:
+    counts: dict[int, float] = {}
+    chars = [c for c in text if not c.isspace()]
+    for a, b in zip(chars, chars[1:]):
+        tid = zlib.crc32((a + b).encode()) & 0x7FFFFFFF
+        counts[tid] = counts.get(tid, 0.0) + 1.0
+    return counts
+
+
+def sparse_of(terms: dict[int, float]) -> SparseVector:
+    ids = sorted(terms)
+    return SparseVector(indices=ids, values=[terms[i] for i in ids])
+
+
+def unit_vector(seed: str) -> list[float]:
+    rng = random.Random(zlib.crc32(seed.encode()))
+    v = [rng.gauss(0, 1) for _ in range(DIM)]
+    n = math.sqrt(sum(x * x for x in v))
+    return [x / n for x in v]
+
+
+def with_vectors(c: Chunk) -> Chunk:
+    c.dense = unit_vector(c.chunk_id)
+    c.sparse = sparse_of(bigrams(c.text))
+    return c
+
+
+# -- chunks from the real corpus --------------------------------------------------------------
+
+def corpus_chunks() -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for name in ("121304376X02420240823", "121313950X00120240730", "121314370X00120240823"):
+        records = json.loads((CORPUS / "kokkai" / f"ndl_speech_{name}.json").read_text(encoding="utf-8"))
+        for r in records["speechRecord"][4:8]:
+            chunks.append(Chunk(
+                doc_id=f"kokkai:{r['speechID']}", ordinal=0, text=r["speech"].replace("\r\n", "\n")[:400],
+                title=f"{r['nameOfHouse']} {r['nameOfMeeting']} {r['issue']}", doc_type="diet_speech",
+                date=r["date"], source_url=r["speechURL"], groups=["all"], content_hash=f"h-{r['speechID']}",
+                extra={"house": r["nameOfHouse"], "meeting": r["nameOfMeeting"], "speaker": r["speaker"],
+                       "speech_order": r["speechOrder"]},
+            ))
+    lines = (CORPUS / "nta" / "nta_qa.jsonl").read_text(encoding="utf-8").splitlines()
+    qas = [json.loads(x) for x in lines[:6]]
+    for qa in qas[:4]:
+        chunks.append(Chunk(
+            doc_id=f"nta:{qa['id']}", ordinal=0, text=(qa["question"] + "\n" + qa["answer"])[:400],
+            title=qa["title"], doc_type="faq", groups=["all"], content_hash=f"h-nta-{qa['id']}",
+        ))
+    paper = (CORPUS / "white_paper" / "r05_chapter5_soumu_ict_policy.txt").read_text(encoding="utf-8")
+    for i in range(3):
+        chunks.append(Chunk(
+            doc_id="white_paper/r05_chapter5_soumu_ict_policy.txt", ordinal=i, text=paper[i * 400:(i + 1) * 400],
+            title="令和5年版 情報通信白書 第5章", doc_type="white_paper", date="2023-07-04", section="第5章",
+            groups=["all"], content_hash="h-wp-v1", doc_chunks=3, char_start=i * 400, char_end=(i + 1) * 400,
+            source_path="white_paper/r05_chapter5_soumu_ict_policy.txt",
+        ))
+    # Restricted material: 機密性3 (readable with clearance 3 only) and a finance-only memo.
+    chunks.append(Chunk(doc_id="internal/kimitsu3-memo", ordinal=0, text="【機密性3】" + qas[4]["answer"][:300],
+                        title="内部検討メモ（機密性3）", doc_type="notice", date="2024-08-01", confidentiality=3,
+                        groups=["all"], content_hash="h-k3"))
+    chunks.append(Chunk(doc_id="internal/finance-memo", ordinal=0, text="【財務課限り】" + qas[5]["answer"][:300],
+                        title="財務課内部資料", doc_type="notice", date="2024-08-01", confidentiality=1,
+                        groups=["finance"], content_hash="h-fin"))
+    return [with_vectors(c) for c in chunks]
+
+
+CHUNKS = corpus_chunks()
+BY_DOC = {c.doc_id: c for c in CHUNKS}
+RESTRICTED = {"internal/kimitsu3-memo", "internal/finance-memo"}
+N_PUBLIC = len(CHUNKS) - len(RESTRICTED)
+
+
+def unique_terms(target: Chunk, n: int) -> dict[int, float]:
+    """``n`` bigram ids that occur in ``target`` and in no other chunk."""
+    others: set[int] = set()
+    for c in CHUNKS:
+        if c is not target:
+            others |= set(c.sparse.indices)
+    return {t: 1.0 for t in [t for t in target.sparse.indices if t not in others][:n]}
+
+
+def aim(*weighted: tuple[Chunk, float]) -> list[float]:
+    v = [sum(w * c.dense[i] for c, w in weighted) for i in range(DIM)]
+    n = math.sqrt(sum(x * x for x in v))
+    return [x / n for x in v]
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+def make_index(kind: str, tmp_path: Path):
+    if kind == "edge":
+        return EdgeIndex(tmp_path / "edge", DIM)
+    return QdrantIndex(QdrantClient(":memory:"), "gyosei", DIM, close_client=True)
+
+
+@pytest.fixture(params=["edge", "qdrant"])
+def index(request, tmp_path):
+    idx = make_index(request.param, tmp_path)
+    idx.upsert(CHUNKS)
+    idx.flush()
+    yield idx
+    idx.close()
+
+
+def ids(hits) -> list[str]:
+    return [h.payload["doc_id"] for h in hits]
+
+
+# -- the contract -----------------------------------------------------------------------------
+
+def test_upsert_overwrites_same_chunk_id(index):
+    assert index.count() == len(CHUNKS)
+    changed = replace(BY_DOC["nta:29"], text="差し替え後の本文です。", content_hash="h-new")
+    index.upsert([with_vectors(changed)])
+    assert index.count() == len(CHUNKS)
+    hits = index.search(Query(dense=changed.dense, mode=SearchMode.DENSE), PUBLIC, k=1)
+    assert hits[0].chunk_id == changed.chunk_id and hits[0].text == "差し替え後の本文です。"
+
+
+def test_delete_by_document_returns_removed_count(index):
+    assert index.delete("white_paper/r05_chapter5_soumu_ict_policy.txt") == 3
+    assert index.delete("white_paper/r05_chapter5_soumu_ict_policy.txt") == 0
+    assert index.count() == len(CHUNKS) - 3
+    assert "white_paper/r05_chapter5_soumu_ict_policy.txt" not in index.documents()
+
+
+def test_documents_detects_incomplete_and_mixed_versions(index):
+    docs = index.documents()
+    wp = docs["white_paper/r05_chapter5_soumu_ict_policy.txt"]
+    assert (wp.chunks_found, wp.doc_chunks, wp.complete) == (3, 3, True)
+    assert wp.title == "令和5年版 情報通信白書 第5章" and wp.source_path.endswith(".txt")
+    # A re-ingest that stopped half-way: chunk 0 is from a new version of the document.
+    index.upsert([with_vectors(replace(BY_DOC["white_paper/r05_chapter5_soumu_ict_policy.txt"], ordinal=0,
+                                       content_hash="h-wp-v2"))])
+    wp = index.documents()["white_paper/r05_chapter5_soumu_ict_policy.txt"]
+    assert wp.hashes == {"h-wp-v1", "h-wp-v2"} and not wp.complete
+    # Missing chunks: a 4-chunk version of which only two chunks arrived.
+    index.delete("white_paper/r05_chapter5_soumu_ict_policy.txt")
+    base = BY_DOC["white_paper/r05_chapter5_soumu_ict_policy.txt"]
+    index.upsert([with_vectors(replace(base, ordinal=i, doc_chunks=4, content_hash="h-wp-v3")) for i in range(2)])
+    wp = index.documents()["white_paper/r05_chapter5_soumu_ict_policy.txt"]
+    assert (wp.chunks_found, wp.doc_chunks, wp.complete) == (2, 4, False)
+
+
+def test_filters_narrow_every_field(index):
+    def count(**kw):
+        return index.count(PUBLIC, Filters(**kw))
+
+    assert count() == N_PUBLIC
+    assert count(doc_types=["faq"]) == 4
+    assert count(doc_types=["faq", "white_paper"]) == 7
+    assert count(house="参議院") == 8
+    assert count(house="参議院", meeting="外交防衛委員会") == 4
+    assert count(meeting="財務金融委員会") == 4
+    speaker = BY_DOC[ids_of_meeting("外交防衛委員会")[1]].extra["speaker"]
+    assert count(speaker=speaker) == sum(c.extra.get("speaker") == speaker for c in CHUNKS)
+    assert count(doc_ids=["nta:29", "white_paper/r05_chapter5_soumu_ict_policy.txt"]) == 4
+    # Dates are inclusive on both ends; undated chunks (the FAQ) drop out only under a date filter.
+    assert count(date_from="2024-08-23", date_to="2024-08-23") == 8
+    assert count(date_from="2024-07-30") == 12
+    assert count(date_to="2024-07-29") == 3
+    assert count(date_from="2023-01-01", doc_types=["faq"]) == 0
+    hits = index.search(Query(dense=aim((BY_DOC["nta:29"], 1.0))), PUBLIC, Filters(doc_types=["diet_speech"],
+                        house="衆議院"), k=20)
+    assert len(hits) == 4 and {h.payload["meeting"] for h in hits} == {"財務金融委員会"}
+    with pytest.raises(IndexError_, match="YYYY-MM-DD"):
+        count(date_from="令和6年8月")
+
+
+def ids_of_meeting(meeting: str) -> list[str]:
+    return [c.doc_id for c in CHUNKS if c.extra.get("meeting") == meeting]
+
+
+@pytest.mark.parametrize("mode", list(SearchMode))
+def test_access_rule_hides_restricted_chunks(index, mode):
+    for doc_id in RESTRICTED:
+        target = BY_DOC[doc_id]
+        query = Query(dense=target.dense, sparse=sparse_of(unique_terms(target, 8)), mode=mode)
+        assert doc_id not in ids(index.search(query, PUBLIC, k=50))
+        assert doc_id not in ids(index.search(query, Access(clearance=2, groups=["soumu"]), k=50))
+    assert index.count(PUBLIC) == N_PUBLIC
+    assert index.count(PUBLIC, Filters(doc_types=["notice"])) == 0
+    assert set(index.documents(PUBLIC)).isdisjoint(RESTRICTED)
+    # The right clearance or group opens exactly the matching chunk.
+    k3 = BY_DOC["internal/kimitsu3-memo"]
+    assert ids(index.search(Query(dense=k3.dense, sparse=k3.sparse, mode=mode), Access(clearance=3), k=1)) == [k3.doc_id]
+    fin = BY_DOC["internal/finance-memo"]
+    hits = index.search(Query(dense=fin.dense, sparse=fin.sparse, mode=mode), Access(1, ["finance"]), k=50)
+    assert fin.doc_id in ids(hits) and k3.doc_id not in ids(hits)
+    assert index.count(ADMIN) == len(CHUNKS) == index.count()
+    assert set(index.documents(ADMIN)) >= RESTRICTED
+
+
+def test_dense_sparse_hybrid_ordering(index):
+    a, b, c = BY_DOC["nta:29"], CHUNKS[0], CHUNKS[5]  # an FAQ and two Diet speeches
+    query = Query(dense=aim((a, 1.0), (c, 0.9)), sparse=sparse_of({**unique_terms(b, 6), **unique_terms(c, 3)}))
+    dense = index.search(replace(query, mode=SearchMode.DENSE), PUBLIC, k=5)
+    sparse = index.search(replace(query, mode=SearchMode.SPARSE), PUBLIC, k=5)
+    hybrid = index.search(replace(query, mode=SearchMode.HYBRID), PUBLIC, k=5)
+    assert ids(dense)[:2] == [a.doc_id, c.doc_id]
+    assert ids(sparse) == [b.doc_id, c.doc_id]  # sparse returns only chunks sharing a term
+    assert ids(hybrid)[0] == c.doc_id and set(ids(hybrid)[:3]) == {a.doc_id, b.doc_id, c.doc_id}
+    assert all(x.score >= y.score for x, y in zip(hybrid, hybrid[1:]))
+    assert hybrid[0].payload["text"] == c.text and hybrid[0].chunk_id == c.chunk_id
+    assert hybrid[0].payload["speaker"] == c.extra["speaker"]
+    # Hybrid without sparse terms still answers (dense only); sparse without terms finds nothing.
+    assert ids(index.search(Query(dense=a.dense, sparse=SparseVector([], [])), PUBLIC, k=1)) == [a.doc_id]
+    assert index.search(Query(sparse=SparseVector([], []), mode=SearchMode.SPARSE), PUBLIC) == []
+    with pytest.raises(IndexError_, match="密ベクトル"):
+        index.search(Query(sparse=b.sparse, mode=SearchMode.DENSE), PUBLIC)
+
+
+def test_rejects_chunks_without_vectors_or_wrong_dimension(index):
+    bad = replace(BY_DOC["nta:29"], dense=[0.1] * (DIM + 1))
+    with pytest.raises(IndexError_, match="nta:29"):
+        index.upsert([bad])
+    with pytest.raises(IndexError_, match="ベクトルがありません"):
+        index.upsert([replace(BY_DOC["nta:29"], sparse=None)])
+
+
+def test_both_backends_answer_the_same(tmp_path):
+    edge, server = make_index("edge", tmp_path), make_index("qdrant", tmp_path)
+    try:
+        for idx in (edge, server):
+            idx.upsert(CHUNKS)
+            idx.flush()
+        rng = random.Random(7)
+        for target in rng.sample(CHUNKS, 6):
+            # Sparse terms unique to three chunks with distinct weights: engines may order equal
+            # scores differently, and under RRF a swapped tie changes the fused scores.
+            other1, other2 = rng.sample([c for c in CHUNKS if c is not target], 2)
+            terms = {**unique_terms(target, 3), **{t: 0.7 for t in unique_terms(other1, 2)},
+                     **{t: 0.4 for t in unique_terms(other2, 1)}}
+            query = Query(dense=aim((target, 1.0), (rng.choice(CHUNKS), 0.5)), sparse=sparse_of(terms))
+            for mode in SearchMode:
+                for access, flt in ((PUBLIC, None), (ADMIN, Filters(date_from="2024-01-01"))):
+                    got = [index_view(i.search(replace(query, mode=mode), access, flt, k=8)) for i in (edge, server)]
+                    assert got[0] == got[1], (mode, target.doc_id)
+        assert edge.documents(PUBLIC) == server.documents(PUBLIC)
+        assert edge.count(PUBLIC, Filters(house="参議院")) == server.count(PUBLIC, Filters(house="参議院")) == 8
+    finally:
+        edge.close()
+        server.close()
+
+
+def index_view(hits):
+    """Hits as comparable data: equal scores may come back in either order, and at the cut-off of
+    ``k`` either of two equal-scored chunks may be the one kept, so that last group counts by size."""
+    view = sorted(((round(h.score, 5), h.chunk_id, json.dumps(h.payload, sort_keys=True, ensure_ascii=False))
+                   for h in hits), reverse=True)
+    if not view:
+        return view
+    lowest = view[-1][0]
+    return [v for v in view if v[0] != lowest] + [(lowest, sum(v[0] == lowest for v in view))]
+
+
+# -- Edge specifics: persistence, dimension, the writer lock --------------------------------
+
+def test_edge_persists_across_close_and_reopen(tmp_path):
+    with EdgeIndex(tmp_path / "idx", DIM) as idx:
+        idx.upsert(CHUNKS)
+        idx.flush()
+        before = index_view(idx.search(Query(dense=CHUNKS[3].dense, sparse=CHUNKS[3].sparse), PUBLIC, k=5))
+    with EdgeIndex(tmp_path / "idx", DIM, read_only=True) as ro:
+        assert ro.count() == len(CHUNKS)
+        assert index_view(ro.search(Query(dense=CHUNKS[3].dense, sparse=CHUNKS[3].sparse), PUBLIC, k=5)) == before
+        with pytest.raises(IndexError_, match="読み取り専用"):
+            ro.delete("nta:29")
+    settings = IndexSettings(backend="edge", path=tmp_path / "idx")
+    reopened = open_index(settings, DIM)
+    try:
+        assert reopened.delete("nta:29") == 1
+    finally:
+        reopened.close()
+    with EdgeIndex(tmp_path / "idx", DIM, read_only=True) as ro:
+        assert ro.count() == len(CHUNKS) - 1
+
+
+def test_edge_keeps_unflushed_writes_after_a_crash(tmp_path):
+    code = (
+        "import os, sys; sys.path.insert(0, sys.argv[2])\n"
+        "from tests.test_index_contract import CHUNKS, DIM\n"
+        "from retrieval.index.edge import EdgeIndex\n"
+        "idx = EdgeIndex(__import__('pathlib').Path(sys.argv[1]), DIM); idx.upsert(CHUNKS)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "idx"), str(ROOT)], cwd=ROOT)
+    assert proc.returncode == -9
+    with EdgeIndex(tmp_path / "idx", DIM, read_only=True) as ro:  # the kernel dropped the lock
+        assert ro.count() == len(CHUNKS)
+
+
+def test_dimension_mismatch_is_a_clear_error(tmp_path):
+    EdgeIndex(tmp_path / "idx", DIM).close()
+    with pytest.raises(IndexError_, match=f"次元は {DIM} .*モデルは 16 次元") as err:
+        EdgeIndex(tmp_path / "idx", 16)
+    assert "16" in str(err.value) and "取り込み直" in str(err.value)
+    client = QdrantClient(":memory:")
+    QdrantIndex(client, "gyosei", DIM)
+    with pytest.raises(IndexError_, match="取り込み直"):
+        QdrantIndex(client, "gyosei", 16)
+    with pytest.raises(IndexError_, match="先に文書を取り込んで"):
+        EdgeIndex(tmp_path / "none", DIM, read_only=True)
+
+
+OPEN_IN_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[3])\n"
+    "from pathlib import Path\n"
+    "from retrieval.index.edge import EdgeIndex\n"
+    "try:\n"
+    "    EdgeIndex(Path(sys.argv[1]), 32, read_only=sys.argv[2] == 'ro').close(); print('OPENED')\n"
+    "except Exception as exc:\n"
+    "    print(type(exc).__name__, exc)\n"
+)
+
+
+def open_in_child(path: Path, mode: str) -> str:
+    out = subprocess.run([sys.executable, "-c", OPEN_IN_CHILD, str(path), mode, str(ROOT)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() + out.stderr.strip()
+
+
+def test_second_writer_in_another_process_is_refused(tmp_path):
+    path = tmp_path / "idx"
+    writer = EdgeIndex(path, DIM)
+    try:
+        out = open_in_child(path, "rw")
+        assert out.startswith("IndexLockedError") and "書き込み中" in out and str(os.getpid()) in out
+        # Edge itself keeps one open shard per folder: a reader must wait for the writer too.
+        assert open_in_child(path, "ro").startswith("IndexLockedError")
+        with pytest.raises(IndexLockedError):  # a second open in this process is refused as well
+            EdgeIndex(path, DIM)
+    finally:
+        writer.close()
+    assert open_in_child(path, "rw") == "OPENED"
+    reader = EdgeIndex(path, DIM, read_only=True)
+    try:
+        assert open_in_child(path, "rw").startswith("IndexLockedError")  # a reader blocks writers
+    finally:
+        reader.close()
+
+
+def test_open_index_builds_the_configured_backend(tmp_path):
+    mem = open_index(IndexSettings(url=":memory:"), DIM)  # a URL means the server backend
+    try:
+        assert isinstance(mem, QdrantIndex)
+        mem.upsert(CHUNKS[:3])
+        assert mem.count(PUBLIC) == 3
+    finally:
+        mem.close()
+    local = open_index(IndexSettings(backend="qdrant", url=str(tmp_path / "local")), DIM)
+    try:
+        with pytest.raises(IndexLockedError, match="使用中"):
+            open_index(IndexSettings(backend="qdrant", url=str(tmp_path / "local")), DIM)
+    finally:
+        local.close()
+    with pytest.raises(ConfigError, match="index.url"):
+        open_index(IndexSettings(backend="qdrant"), DIM)
+    with pytest.raises(IndexError_, match="先に文書を取り込んで"):
+        open_index(IndexSettings(url=":memory:"), DIM, read_only=True)

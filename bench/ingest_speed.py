@@ -80,7 +80,7 @@ def run_one(scenario: str, precision: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", nargs="?", default="all", choices=["samples", "dev", "all"])
-    parser.add_argument("--precision", default="int8", choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--precision", default="bf16", choices=["fp32", "bf16", "int8"])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -50,8 +50,8 @@ class EmbeddingSettings(BaseModel):
     model: str = DEFAULT_MODEL
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
-    precision: Literal["fp32", "bf16", "int8"] = "int8"
-    batch_size: int = 32
+    precision: Literal["fp32", "bf16", "int8"] = "bf16"
+    batch_size: int = 16
     max_seq_length: int = 512
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 

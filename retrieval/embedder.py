@@ -1,0 +1,249 @@
+"""Dense embedders: the ``Embedder`` seam, a sentence-transformers implementation and a fake.
+
+    >>> emb = open_embedder("builtin:multilingual-e5-small", "query: ", "passage: ", "int8",
+    ...                     32, 512, Path("~/.cache/gyosei-rag").expanduser())
+    >>> vecs = emb.embed_documents(["第一条　この法律は…"]); q = emb.embed_query("目的は？")
+
+Every vector is L2-normalized, so cosine similarity is a dot product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from retrieval.errors import ConfigError, ModelError
+
+Precision = Literal["fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
+BUILTIN_E5 = "builtin:multilingual-e5-small"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns passages and queries into L2-normalized vectors of length ``dimension``."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def open_embedder(
+    model: str,
+    query_prompt: str,
+    passage_prompt: str,
+    precision: Precision,
+    batch_size: int,
+    max_seq_length: int,
+    cache_dir: Path,
+) -> Embedder:
+    """Open the configured embedder; ``builtin:multilingual-e5-small`` is built offline (once).
+
+    Any other value is a sentence-transformers model name (from the local Hugging Face cache) or
+    a folder, used with the given prompts (e.g. ruri-v3's "検索クエリ: " / "検索文書: ").
+    """
+    if model.startswith("builtin:"):
+        if model != BUILTIN_E5:
+            raise ConfigError(
+                f"embedding.model の組み込みモデル名 {model!r} は不明です。"
+                f"使える組み込みモデルは {BUILTIN_E5!r} だけです。"
+            )
+        from retrieval.e5_build import build_e5_model
+
+        model = str(build_e5_model(Path(cache_dir)))
+    return SentenceTransformerEmbedder(
+        model,
+        query_prompt=query_prompt,
+        passage_prompt=passage_prompt,
+        precision=precision,
+        batch_size=batch_size,
+        max_seq_length=max_seq_length,
+    )
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on CPU, loaded on first use and never from the network.
+
+    Each call sorts its texts by length so a batch holds texts of similar length (little
+    padding), then restores the caller's order. ``precision`` "bf16" casts the weights to
+    bfloat16; "int8" applies torch dynamic int8 quantization (see :func:`quantize_int8`).
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        query_prompt: str = "",
+        passage_prompt: str = "",
+        precision: Precision = "fp32",
+        batch_size: int = 32,
+        max_seq_length: int = 512,
+        sort_by_length: bool = True,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ConfigError(
+                f"embedding.precision {precision!r} は使えません。{'/'.join(PRECISIONS)} の"
+                "いずれかを指定してください。"
+            )
+        if batch_size < 1 or max_seq_length < 8:
+            raise ConfigError(
+                f"embedding.batch_size（{batch_size}）は 1 以上、max_seq_length"
+                f"（{max_seq_length}）は 8 以上にしてください。"
+            )
+        self.model_name_or_path = model_name_or_path
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.precision = precision
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        self.sort_by_length = sort_by_length  # False only to measure what sorting saves
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector (loads the model if needed)."""
+        model = self._load()
+        get_dim = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        return int(get_dim())
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed passages (with the passage prompt), one normalized vector per text, in order."""
+        return self._encode(list(texts), self.passage_prompt)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one search query (with the query prompt)."""
+        return self._encode([text], self.query_prompt)[0]
+
+    def _encode(self, texts: list[str], prompt: str) -> list[list[float]]:
+        if not texts:
+            return []
+        import numpy as np
+
+        model = self._load()
+        order = list(range(len(texts)))
+        if self.sort_by_length:
+            order.sort(key=lambda i: len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            # One encode call per batch: the batch's composition decides the padding.
+            vecs = model.encode(
+                [texts[i] for i in idx],
+                prompt=prompt or None,
+                batch_size=len(idx),
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            vecs = vecs.astype("float32")  # bf16 models return bf16: renormalize in fp32
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            for i, vec in zip(idx, vecs):
+                out[i] = vec.tolist()
+        return out
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is None:
+                self._model = self._build()
+        return self._model
+
+    def _build(self) -> Any:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(
+                self.model_name_or_path, device="cpu", local_files_only=True
+            )
+        except Exception as exc:  # OSError, ValueError, HF hub errors: all mean "not usable"
+            cause = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            raise ModelError(
+                f"{self.model_name_or_path}: 埋め込みモデルを読み込めません（{cause}）。"
+                "オフラインのため Hugging Face Hub からは取得しません。フォルダのパスを指定するか、"
+                f"組み込みモデル {BUILTIN_E5!r} を使ってください。"
+            ) from exc
+        model.max_seq_length = self.max_seq_length
+        model.eval()
+        if self.precision == "bf16":
+            model.to(torch.bfloat16)
+        elif self.precision == "int8":
+            quantize_int8(model)
+        return model
+
+
+def quantize_int8(model: Any, keep_ffn_output: bool = True) -> None:
+    """Dynamic int8 (per-channel weights) for a model's Linear layers, in place.
+
+    ``keep_ffn_output`` leaves BERT's FFN output projections (``layer.N.output.dense``) in fp32:
+    their inputs have outliers that per-tensor int8 activations clip; on e5-small this lifts the
+    cosine to fp32 from ~0.98 to ~0.995 (see bench/embed_speed.py).
+    """
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    spec = {
+        name: per_channel_dynamic_qconfig
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+        and not (keep_ffn_output and name.endswith("output.dense") and "attention" not in name)
+    }
+    with warnings.catch_warnings():
+        # torch 2.13 marks eager dynamic quantization deprecated; it still works.
+        warnings.simplefilter("ignore")
+        quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+
+
+class HashEmbedder:
+    """Deterministic fake: signed hashing of character bigrams, L2-normalized.
+
+    Texts sharing many bigrams get close vectors, so retrieval tests behave sensibly without a
+    model. Same text, same vector, in every process (no salted ``hash()``).
+    """
+
+    def __init__(self, dimension: int = 64) -> None:
+        if dimension < 2:
+            raise ConfigError(f"HashEmbedder の次元数（{dimension}）は 2 以上にしてください。")
+        self._dimension = dimension
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        return self._dimension
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order."""
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Same mapping as documents (no prompts)."""
+        return self._vector(text)
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self._dimension
+        grams = [text[i : i + 2] for i in range(len(text) - 1)] or ([text] if text else [])
+        for gram in grams:
+            index, sign = _bucket(gram, self._dimension)
+            vec[index] += sign
+        norm = math.sqrt(sum(v * v for v in vec))
+        if norm == 0.0:  # empty text (or cancelling signs): a fixed unit vector, never zero
+            vec[0], norm = 1.0, 1.0
+        return [v / norm for v in vec]
+
+
+@lru_cache(maxsize=1 << 16)
+def _bucket(gram: str, dimension: int) -> tuple[int, float]:
+    digest = int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest(), "big")
+    return digest % dimension, 1.0 if (digest >> 63) & 1 else -1.0

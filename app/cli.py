@@ -30,7 +30,11 @@ err_console = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    return Settings.load()
+    try:
+        return Settings.load()
+    except GyoseiError as exc:
+        _fail(exc)
+        raise  # unreachable: _fail exits
 
 
 def _fail(exc: GyoseiError) -> None:

@@ -12,13 +12,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from retrieval.errors import ConfigError
 
 DEFAULT_MODEL = "builtin:multilingual-e5-small"
 
@@ -102,5 +104,13 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":
-        """Read settings once (call this at the edge only)."""
-        return cls(**overrides)
+        """Read settings once (call this at the edge only); errors become a Japanese ConfigError."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(全体)'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(
+                f"設定に誤りがあります（環境変数 GYOSEI_* または {os.environ.get('GYOSEI_CONFIG', 'gyosei.toml')}）: {problems}"
+            ) from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.embedder import Embedder, open_embedder
+from retrieval.embedder import Embedder, embedder_from_settings
 from retrieval.index import open_index
 from retrieval.index.base import Index
 from retrieval.search import Searcher
@@ -12,16 +12,7 @@ from retrieval.text.sparse import SparseEncoder
 
 def build_embedder(settings: Settings) -> Embedder:
     """The configured dense embedder (the built-in e5 is built offline on first use)."""
-    cfg = settings.embedding
-    return open_embedder(
-        cfg.model,
-        query_prompt=cfg.query_prompt,
-        passage_prompt=cfg.passage_prompt,
-        precision=cfg.precision,
-        batch_size=cfg.batch_size,
-        max_seq_length=cfg.max_seq_length,
-        cache_dir=cfg.cache_dir,
-    )
+    return embedder_from_settings(settings.embedding)
 
 
 def build_index(settings: Settings, embedder: Embedder, read_only: bool = False) -> Index:

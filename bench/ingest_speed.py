@@ -31,7 +31,7 @@ def _dir_size(path: Path) -> int:
 def run_one(scenario: str, precision: str) -> dict:
     """Ingest one scenario into a new index in this process; return the measurements."""
     from ingest.pipeline import Ingestor
-    from retrieval.embedder import open_embedder
+    from retrieval.embedder import embedder_from_settings
     from retrieval.index import open_index
     from retrieval.settings import Settings
     from retrieval.text.sparse import SparseEncoder
@@ -39,10 +39,7 @@ def run_one(scenario: str, precision: str) -> dict:
     work = Path(tempfile.mkdtemp(prefix="gyosei-bench-"))
     try:
         settings = Settings.load(index={"path": str(work / "index")}, embedding={"precision": precision})
-        cfg = settings.embedding
-        embedder = open_embedder(cfg.model, query_prompt=cfg.query_prompt, passage_prompt=cfg.passage_prompt,
-                                 precision=cfg.precision, batch_size=cfg.batch_size,
-                                 max_seq_length=cfg.max_seq_length, cache_dir=cfg.cache_dir)
+        embedder = embedder_from_settings(settings.embedding)
         embedder.embed_query("準備")  # load the model outside the timing
         if scenario == "samples":
             paths = [ROOT / "data_samples"]

@@ -9,6 +9,7 @@ Every vector is L2-normalized, so cosine similarity is a dot product.
 
 from __future__ import annotations
 
+
 import hashlib
 import math
 import threading
@@ -16,9 +17,12 @@ import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from retrieval.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from retrieval.settings import EmbeddingSettings
 
 Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
@@ -67,6 +71,19 @@ def open_embedder(
         precision=precision,
         batch_size=batch_size,
         max_seq_length=max_seq_length,
+    )
+
+
+def embedder_from_settings(cfg: "EmbeddingSettings") -> Embedder:
+    """The embedder described by the ``embedding`` section of the settings."""
+    return open_embedder(
+        cfg.model,
+        query_prompt=cfg.query_prompt,
+        passage_prompt=cfg.passage_prompt,
+        precision=cfg.precision,
+        batch_size=cfg.batch_size,
+        max_seq_length=cfg.max_seq_length,
+        cache_dir=cfg.cache_dir,
     )
 
 

@@ -23,16 +23,7 @@ def model_cache_dir() -> Path:
 @pytest.fixture(scope="session")
 def real_embedder(model_cache_dir: Path):
     """The default embedder exactly as the product configures it."""
-    from retrieval.embedder import open_embedder
+    from retrieval.embedder import embedder_from_settings
     from retrieval.settings import EmbeddingSettings
 
-    cfg = EmbeddingSettings(cache_dir=model_cache_dir)
-    return open_embedder(
-        cfg.model,
-        query_prompt=cfg.query_prompt,
-        passage_prompt=cfg.passage_prompt,
-        precision=cfg.precision,
-        batch_size=cfg.batch_size,
-        max_seq_length=cfg.max_seq_length,
-        cache_dir=cfg.cache_dir,
-    )
+    return embedder_from_settings(EmbeddingSettings(cache_dir=model_cache_dir))

@@ -224,3 +224,14 @@ def strip_title_heading(sections: list[Section], title: str) -> None:
     for section in sections:
         if section.heading.startswith(prefix):
             section.heading = section.heading[len(prefix) :]
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file, or a ReaderError if it cannot be opened or is empty."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReaderError(path, f"ファイルを開けません（{exc.strerror or exc}）") from exc
+    if not raw.strip():
+        raise ReaderError(path, "ファイルが空です")
+    return raw

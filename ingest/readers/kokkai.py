@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ingest.document import Document, Section
+from ingest.readers.file_common import read_bytes
 from retrieval.errors import ReaderError
 
 NDL_TEXT_URL = "https://kokkai.ndl.go.jp/txt/{issue_id}/{order}"
@@ -119,7 +120,7 @@ def read_kokkai_xml(path: str | Path) -> Iterator[Document]:
     from lxml import etree  # lazy: only XML replies need it
 
     path = Path(path)
-    raw = _read_bytes(path)
+    raw = read_bytes(path)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
         root = etree.fromstring(raw, parser)
@@ -146,18 +147,8 @@ def read_kokkai_xml(path: str | Path) -> Iterator[Document]:
     return iter([_to_document(path, rec, index) for index, rec in enumerate(records, start=1)])
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ReaderError(path, f"ファイルを開けません（{exc.strerror or exc}）") from exc
-    if not raw.strip():
-        raise ReaderError(path, "ファイルが空です")
-    return raw
-
-
 def _read_text(path: Path) -> str:
-    raw = _read_bytes(path)
+    raw = read_bytes(path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

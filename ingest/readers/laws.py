@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Union
 
 from ingest.document import Document, Section
+from ingest.readers.file_common import read_bytes
 from retrieval.errors import ReaderError
 
 EGOV_LAW_URL = "https://laws.e-gov.go.jp/law/{law_id}"
@@ -214,16 +215,6 @@ def _document(path: Path, sections: list[Section], *, law_name: str, law_number:
     )
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ReaderError(path, f"ファイルを開けません（{exc.strerror or exc}）") from exc
-    if not raw.strip():
-        raise ReaderError(path, "ファイルが空です")
-    return raw
-
-
 # ---------------------------------------------------------------- XML
 
 
@@ -237,7 +228,7 @@ def read_egov_xml(path: str | Path, *, include_supplementary: bool = True) -> Do
     path = Path(path)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
     try:
-        root = etree.fromstring(_read_bytes(path), parser)
+        root = etree.fromstring(read_bytes(path), parser)
     except etree.XMLSyntaxError as exc:
         raise ReaderError(path, f"XMLとして読めません（{exc}）。ファイルが途中で切れていないか確認してください") from exc
     law = root if root.tag == "Law" else root.find(".//Law")
@@ -355,7 +346,7 @@ def read_egov_html(path: str | Path, *, include_supplementary: bool = True) -> D
 
     path = Path(path)
     try:
-        text = _read_bytes(path).decode("utf-8-sig")
+        text = read_bytes(path).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ReaderError(path, f"UTF-8として読めません（{exc.start}バイト目）") from exc
     if "</html>" not in text[-2000:].lower():

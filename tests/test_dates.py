@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+from pathlib import Path
 import json
 
 import pytest
@@ -10,6 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.text.dates import DateMention, find_dates, first_date, kanji_to_int
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"  # copies of shared/corpus
 
 
 @pytest.mark.parametrize(
@@ -91,7 +94,7 @@ def test_kokkai_meeting_dates_match_records() -> None:
     (Not every record opens so: 121505261X001 starts 「本委員は令和六年十一月十三日…選任された」,
     a day before the meeting, and is rightly read as 2024-11-13.)"""
     checked = 0
-    for path in glob.glob("/work/shared/corpus/kokkai/ndl_speech_*.json"):
+    for path in glob.glob(str(SAMPLES / "kokkai" / "ndl_speech_*.json")):
         records = json.load(open(path, encoding="utf-8"))["speechRecord"]
         for rec in records:
             if rec["speechOrder"] == 0 and rec["speech"].startswith("令和"):
@@ -102,7 +105,7 @@ def test_kokkai_meeting_dates_match_records() -> None:
 
 
 def test_law_number_year() -> None:
-    xml = open("/work/shared/corpus/laws/405AC0000000088_20240401_504AC0100000052.xml", encoding="utf-8").read()
+    xml = open(SAMPLES / "laws" / "405AC0000000088_20240401_504AC0100000052.xml", encoding="utf-8").read()
     start = xml.index("<LawNum>") + len("<LawNum>")
     assert first_date(xml[start : start + 20]) == "1993"
 

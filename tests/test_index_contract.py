@@ -1,6 +1,6 @@
 """One contract for every ``Index``: Qdrant Edge on disk and qdrant-client (server stand-in).
 
-Chunks are real text from /work/shared/corpus (Diet speeches, NTA Q&A, the ICT white paper) with
+Chunks are real text from data_samples/ (copies of shared/corpus) (Diet speeches, NTA Q&A, the ICT white paper) with
 deterministic vectors: sparse = character bigrams (crc32 ids, tf weights; the index adds IDF),
 dense = a seeded random unit vector per chunk, so a query can be aimed at chosen chunks.
 """
@@ -28,7 +28,7 @@ from retrieval.settings import IndexSettings
 from retrieval.types import Access, Chunk, Filters, Query, SearchMode, SparseVector
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "data_samples"  # copies of shared/corpus
 DIM = 32
 PUBLIC = Access(clearance=1, groups=[])
 ADMIN = Access(clearance=3, groups=["finance"])

@@ -1,7 +1,7 @@
 """Readers for PDF, Word, HTML, Markdown and text files: real documents and bad input.
 
 Generated fixtures (PDF and .doc made by LibreOffice, encrypted PDF by pypdf, scans by pypdfium2)
-are built in tmp directories; the real documents come from /work/shared/corpus.
+are built in tmp directories; the real documents come from data_samples/ (copies of shared/corpus).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ingest.readers.pdf import join_lines
 from ingest.readers.text import HeadingDetector, iter_text_sections
 from retrieval.errors import ReaderError
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "data_samples"  # copies of shared/corpus
 DA = CORPUS / "digital_agency"
 PDF_REAL = DA / "451-4-1_institution_datamodel_class_diagram.pdf"
 DOCX_OVERVIEW = DA / "430_core_datamodel_overview.docx"

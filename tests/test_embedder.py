@@ -24,7 +24,7 @@ from retrieval.errors import ConfigError, ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
+CORPUS = ROOT / "data_samples"  # copies of shared/corpus
 EVAL = SHARED / "eval"
 
 

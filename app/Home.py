@@ -42,7 +42,7 @@ def main() -> None:
 
     with st.sidebar:
         st.header("絞り込み")
-        doc_types = st.multiselect("文書種別", list(DOC_TYPE_LABELS), format_func=DOC_TYPE_LABELS.get)
+        doc_types = st.multiselect("文書種別", list(DOC_TYPE_LABELS), format_func=DOC_TYPE_LABELS.get, placeholder="すべての種別")
         date_from = st.date_input("この日付以降", value=None)
         date_to = st.date_input("この日付以前", value=None)
         mode = st.radio("検索方式", list(MODE_LABELS), format_func=MODE_LABELS.get)

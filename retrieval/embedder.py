@@ -183,7 +183,9 @@ class SentenceTransformerEmbedder:
     def _build(self) -> Any:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise to users
         try:
             model = SentenceTransformer(
                 self.model_name_or_path, device="cpu", local_files_only=True

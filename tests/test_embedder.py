@@ -309,3 +309,18 @@ def test_unwritable_cache_dir_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="キャッシュフォルダを作成できません") as err:
         build_e5_model(blocker / "cache")
     assert str(blocker / "cache") in str(err.value)
+
+
+@pytest.mark.slow
+def test_any_model_folder_works_by_configuration_with_its_own_prompts(e5_path: Path, fp32_embedder) -> None:
+    """A sentence-transformers folder given by path, with ruri-style prompts, is used as configured."""
+    custom = open_embedder(str(e5_path), "検索クエリ: ", "検索文書: ", "fp32", 8, 512, e5_path.parent)
+    plain = SentenceTransformerEmbedder(str(e5_path), "", "", "fp32", batch_size=8)
+    question = "行政手続法の目的は何か"
+    got = custom.embed_query(question)
+    assert custom.dimension == 384
+    assert max(abs(a - b) for a, b in zip(got, plain.embed_query("検索クエリ: " + question))) < 1e-5
+    assert max(abs(a - b) for a, b in zip(got, fp32_embedder.embed_query(question))) > 1e-3, "the prompt must matter"
+    doc = custom.embed_documents(["行政手続法は、処分等の手続に関し共通する事項を定める。"])[0]
+    ref = plain.embed_documents(["検索文書: 行政手続法は、処分等の手続に関し共通する事項を定める。"])[0]
+    assert max(abs(a - b) for a, b in zip(doc, ref)) < 1e-5

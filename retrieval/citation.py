@@ -9,7 +9,8 @@ def describe_source(payload: dict[str, Any]) -> str:
     """One line naming a chunk's source, e.g. 「行政手続法 第一条（目的等）」 or a Diet speech."""
     parts: list[str] = [payload.get("title") or payload.get("doc_id", "")]
     section = payload.get("section")
-    if section and section not in parts[0]:
+    # A speech's section is its speaker label, which the title already names.
+    if section and section not in parts[0] and payload.get("doc_type") != "diet_speech":
         parts.append(section)
     if payload.get("page"):
         parts.append(f"{payload['page']}ページ")

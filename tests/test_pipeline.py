@@ -179,7 +179,8 @@ KILL_SCRIPT = textwrap.dedent(
 
     class SlowEmbedder(HashEmbedder):
         def embed_documents(self, texts):
-            time.sleep(0.25)
+            print("batch", flush=True)  # the parent counts batches to kill mid-write
+            time.sleep(0.05)
             return super().embed_documents(texts)
 
     index = open_index(IndexSettings(path=Path(sys.argv[1])), 64)
@@ -198,12 +199,20 @@ def test_kill_9_at_random_moments_then_rerun_leaves_a_consistent_index(tmp_path,
     kills = 0
     partial_states = 0
     for _ in range(5):
-        child = subprocess.Popen([sys.executable, str(script), str(index_path), str(docs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(1.0, 5.0))
-        if child.poll() is None:
-            os.kill(child.pid, signal.SIGKILL)
-            kills += 1
+        child = subprocess.Popen([sys.executable, str(script), str(index_path), str(docs)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # Kill after a random number of embedded batches, plus a random fraction of the next one:
+        # wherever the child is then (embedding, deleting, upserting), the machine's speed doesn't matter.
+        batches_before_kill = rng.randint(1, 4)
+        seen = 0
+        for line in child.stdout:
+            seen += line.startswith("batch")
+            if seen >= batches_before_kill:
+                time.sleep(rng.uniform(0.0, 0.1))
+                os.kill(child.pid, signal.SIGKILL)
+                kills += 1
+                break
         child.wait()
+        child.stdout.close()
         if kills:
             probe = open_index(IndexSettings(path=index_path), DIM)
             partial_states += any(not d.complete for d in probe.documents().values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def test_ingest_search_stats_delete(env):
     assert "行政手続法" in found.output and "第三十二条" in found.output
 
     stats = runner.invoke(main, ["index", "stats"])
-    assert stats.exit_code == 0 and "law" in stats.output and "guideline" not in stats.output
+    assert stats.exit_code == 0, stats.output
+    # One law and one Markdown file with no folder defaults (type "other"), both counted.
+    assert "law" in stats.output and "other" in stats.output
+    assert re.search(r"合計\S*\s*│\s*2\s*│", stats.output), stats.output
 
     gone = runner.invoke(main, ["index", "delete", "499_appendix_FAQ.md"])
     assert gone.exit_code == 0 and "削除しました" in gone.output

@@ -31,13 +31,13 @@ ERAS: dict[str, tuple[_dt.date, int]] = {
 _ERA_LETTERS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"}
 
 _KANJI_DIGITS = "〇零一二三四五六七八九十百千"
-_NUM = rf"[0-9{_KANJI_DIGITS}]+"
+NUM_PATTERN = rf"[0-9{_KANJI_DIGITS}]+"
 # Full-width digits and separators -> ASCII, one char for one char so offsets stay valid.
-_WIDTH_FOLD = str.maketrans("０１２３４５６７８９／．－", "0123456789/.-")
+WIDTH_FOLD = str.maketrans("０１２３４５６７８９／．－", "0123456789/.-")
 
 _ERA_RE = re.compile(
-    rf"(?P<era>明治|大正|昭和|平成|令和)\s?(?P<y>元|{_NUM})\s?年"
-    rf"(?:\s?(?P<m>{_NUM})\s?月(?:\s?(?P<d>{_NUM})\s?日)?)?"
+    rf"(?P<era>明治|大正|昭和|平成|令和)\s?(?P<y>元|{NUM_PATTERN})\s?年"
+    rf"(?:\s?(?P<m>{NUM_PATTERN})\s?月(?:\s?(?P<d>{NUM_PATTERN})\s?日)?)?"
 )
 _ERA_ABBR_RE = re.compile(
     r"(?<![A-Za-z0-9])(?P<era>[MTSHR])(?P<y>\d{1,2})[./](?P<m>\d{1,2})[./](?P<d>\d{1,2})(?![0-9])"
@@ -45,8 +45,8 @@ _ERA_ABBR_RE = re.compile(
 # 西暦 with 年: the year must be four digits (or four kanji digits such as 二〇二四).
 _WESTERN_RE = re.compile(
     r"(?<![0-9〇一二三四五六七八九十百千])"
-    rf"(?P<y>\d{{4}}|[〇一二三四五六七八九]{{4}}|二千{_NUM}?)\s?年"
-    rf"(?:\s?(?P<m>{_NUM})\s?月(?:\s?(?P<d>{_NUM})\s?日)?)?"
+    rf"(?P<y>\d{{4}}|[〇一二三四五六七八九]{{4}}|二千{NUM_PATTERN}?)\s?年"
+    rf"(?:\s?(?P<m>{NUM_PATTERN})\s?月(?:\s?(?P<d>{NUM_PATTERN})\s?日)?)?"
 )
 _SLASH_RE = re.compile(
     r"(?<![0-9./-])(?P<y>\d{4})(?P<sep>[/.-])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(?![0-9]|[/.-]\d)"
@@ -68,7 +68,7 @@ def kanji_to_int(s: str) -> int | None:
 
     ``元`` (the first year of an era) is 1. Returns None when ``s`` is not a numeral.
     """
-    s = s.strip().translate(_WIDTH_FOLD)
+    s = s.strip().translate(WIDTH_FOLD)
     if not s:
         return None
     if s == "元":
@@ -132,7 +132,7 @@ def find_dates(text: str) -> list[DateMention]:
     Recognised: 2024年4月1日 / 2024年4月 / 2024年, 2024/4/1 (also - and .), 令和6年4月1日,
     令和元年, 平成三十一年四月三十日, R6.4.1. Dates without a year (4月1日) are not returned.
     """
-    folded = text.translate(_WIDTH_FOLD)
+    folded = text.translate(WIDTH_FOLD)
     found: list[DateMention] = []
     for m in _ERA_RE.finditer(folded):
         n = _num(m.group("y"))

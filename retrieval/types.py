@@ -115,6 +115,9 @@ class Filters:
     meeting: str | None = None
     speaker: str | None = None
     doc_ids: list[str] | None = None
+    # Also keep documents that carry no date (FAQs, guidelines): set for date phrases found in a
+    # question, which should narrow dated records without hiding undated reference material.
+    keep_undated: bool = False
 
 
 @dataclass
@@ -124,6 +127,8 @@ class Query:
     dense: list[float] | None = None
     sparse: SparseVector | None = None
     mode: SearchMode = SearchMode.HYBRID
+    # Return each hit's stored dense vector (answers gate relevance on the query-passage cosine).
+    with_dense: bool = False
 
 
 @dataclass
@@ -133,6 +138,7 @@ class Hit:
     chunk_id: str
     score: float
     payload: dict[str, Any]
+    dense: list[float] | None = None  # only when the query asked ``with_dense``
 
     @property
     def text(self) -> str:

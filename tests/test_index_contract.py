@@ -198,6 +198,9 @@ def test_filters_narrow_every_field(index):
     assert count(date_from="2024-07-30") == 12
     assert count(date_to="2024-07-29") == 3
     assert count(date_from="2023-01-01", doc_types=["faq"]) == 0
+    # A date phrase found in a question narrows dated records but keeps undated reference material.
+    assert count(date_from="2023-01-01", doc_types=["faq"], keep_undated=True) == 4
+    assert count(date_from="2024-08-23", date_to="2024-08-23", keep_undated=True) == 8 + 4
     hits = index.search(Query(dense=aim((BY_DOC["nta:29"], 1.0))), PUBLIC, Filters(doc_types=["diet_speech"],
                         house="衆議院"), k=20)
     assert len(hits) == 4 and {h.payload["meeting"] for h in hits} == {"財務金融委員会"}
@@ -246,6 +249,19 @@ def test_dense_sparse_hybrid_ordering(index):
     assert index.search(Query(sparse=SparseVector([], []), mode=SearchMode.SPARSE), PUBLIC) == []
     with pytest.raises(IndexError_, match="密ベクトル"):
         index.search(Query(sparse=b.sparse, mode=SearchMode.DENSE), PUBLIC)
+
+
+@pytest.mark.parametrize("mode", list(SearchMode))
+def test_hits_carry_their_dense_vector_only_when_asked(index, mode):
+    target = BY_DOC["nta:29"]
+    query = Query(dense=aim((target, 1.0)), sparse=sparse_of(unique_terms(target, 3)), mode=mode)
+    assert all(h.dense is None for h in index.search(query, PUBLIC, k=3))
+    query.with_dense = True
+    hits = index.search(query, PUBLIC, k=3)
+    assert hits and all(h.dense is not None and len(h.dense) == len(target.dense) for h in hits)
+    stored = next(h for h in hits if h.chunk_id == target.chunk_id).dense
+    cos = sum(a * b for a, b in zip(stored, target.dense))  # unit vectors: cosine is the dot product
+    assert cos == pytest.approx(1.0, abs=1e-3)
 
 
 def test_rejects_chunks_without_vectors_or_wrong_dimension(index):

@@ -99,19 +99,24 @@ class EdgeIndex:
         """Top ``k`` readable chunks; hybrid fuses dense and sparse inside Edge with RRF."""
         flt = _edge_filter(F.conditions(access, filters))
         dense, sparse = _query_vectors(query)
+        with_vector = [DENSE_VECTOR] if query.with_dense else None
         if query.mode == SearchMode.HYBRID:
             limit = F.prefetch_limit(k)
             prefetches = [qe.Prefetch(limit=limit, query=q, filter=flt) for q in (dense, sparse) if q is not None]
             request = qe.QueryRequest(
-                limit=k, prefetches=prefetches, query=qe.Fusion.Rrf(k=F.RRF_K), filter=flt, with_payload=True
+                limit=k, prefetches=prefetches, query=qe.Fusion.Rrf(k=F.RRF_K), filter=flt, with_payload=True,
+                with_vector=with_vector,
             )
         else:
             vector = dense if query.mode == SearchMode.DENSE else sparse
             if vector is None:  # a sparse query without any known term matches nothing
                 return []
-            request = qe.QueryRequest(limit=k, query=vector, filter=flt, with_payload=True)
+            request = qe.QueryRequest(limit=k, query=vector, filter=flt, with_payload=True, with_vector=with_vector)
         points = _call(self.path, self._shard.query, request)
-        return [Hit(chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points]
+        return [
+            Hit(chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), dense=_dense_of(p))
+            for p in points
+        ]
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
         """Number of chunks ``access`` may read (``None``: all chunks)."""
@@ -226,6 +231,13 @@ def _query_vectors(query: Query) -> tuple[Any, Any]:
     return dense, sparse
 
 
+def _dense_of(point: Any) -> list[float] | None:
+    vectors = getattr(point, "vector", None)
+    if isinstance(vectors, dict) and DENSE_VECTOR in vectors:
+        return [float(x) for x in vectors[DENSE_VECTOR]]
+    return None
+
+
 def _edge_filter(conds: list[F.Condition]) -> Any:
     if not conds:
         return None
@@ -238,7 +250,10 @@ def _edge_filter(conds: list[F.Condition]) -> Any:
         elif isinstance(c, F.AtMost):
             must.append(qe.FieldCondition(key=c.key, range=qe.RangeFloat(lte=float(c.value))))
         elif isinstance(c, F.DateRange):
-            must.append(qe.FieldCondition(key=c.key, range=qe.RangeDateTime(gte=c.gte, lt=c.lt)))
+            in_range = qe.FieldCondition(key=c.key, range=qe.RangeDateTime(gte=c.gte, lt=c.lt))
+            if c.or_missing:
+                in_range = qe.Filter(should=[in_range, qe.IsNullCondition(c.key), qe.IsEmptyCondition(c.key)])
+            must.append(in_range)
         else:  # pragma: no cover - a new condition type must be translated here
             raise TypeError(f"unknown condition {c!r}")
     return qe.Filter(must=must)

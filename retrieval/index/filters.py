@@ -51,11 +51,13 @@ class AtMost:
 
 @dataclass(frozen=True)
 class DateRange:
-    """ISO datetime ``key`` in ``[gte, lt)``; either bound may be open. Missing dates never match."""
+    """ISO datetime ``key`` in ``[gte, lt)``; either bound may be open. Missing dates match only
+    with ``or_missing``."""
 
     key: str
     gte: str | None
     lt: str | None
+    or_missing: bool = False
 
 
 Condition = Union[MatchValue, MatchAny, AtMost, DateRange]
@@ -94,7 +96,7 @@ def filter_conditions(filters: Filters | None) -> list[Condition]:
     if filters.date_from or filters.date_to:
         gte = _day_start(filters.date_from, "date_from") if filters.date_from else None
         lt = _day_after(filters.date_to, "date_to") if filters.date_to else None
-        out.append(DateRange("date", gte, lt))
+        out.append(DateRange("date", gte, lt, or_missing=filters.keep_undated))
     return out
 
 

@@ -105,9 +105,18 @@ class QdrantIndex:
                 return []
             kwargs = {"query": sparse, "using": SPARSE_VECTOR}
         result = self._call(
-            self.client.query_points, self.collection, query_filter=flt, limit=k, with_payload=True, **kwargs
+            self.client.query_points,
+            self.collection,
+            query_filter=flt,
+            limit=k,
+            with_payload=True,
+            with_vectors=[DENSE_VECTOR] if query.with_dense else False,
+            **kwargs,
         )
-        return [Hit(chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in result.points]
+        return [
+            Hit(chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), dense=_dense_of(p))
+            for p in result.points
+        ]
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
         """Number of chunks ``access`` may read (``None``: all chunks)."""
@@ -219,7 +228,23 @@ def _client_filter(conds: list[F.Condition]) -> models.Filter | None:
         elif isinstance(c, F.AtMost):
             must.append(models.FieldCondition(key=c.key, range=models.Range(lte=c.value)))
         elif isinstance(c, F.DateRange):
-            must.append(models.FieldCondition(key=c.key, range=models.DatetimeRange(gte=c.gte, lt=c.lt)))
+            in_range: Any = models.FieldCondition(key=c.key, range=models.DatetimeRange(gte=c.gte, lt=c.lt))
+            if c.or_missing:
+                in_range = models.Filter(
+                    should=[
+                        in_range,
+                        models.IsNullCondition(is_null=models.PayloadField(key=c.key)),
+                        models.IsEmptyCondition(is_empty=models.PayloadField(key=c.key)),
+                    ]
+                )
+            must.append(in_range)
         else:  # pragma: no cover - a new condition type must be translated here
             raise TypeError(f"unknown condition {c!r}")
     return models.Filter(must=must)
+
+
+def _dense_of(point: Any) -> list[float] | None:
+    vectors = point.vector
+    if isinstance(vectors, dict) and DENSE_VECTOR in vectors:
+        return [float(x) for x in vectors[DENSE_VECTOR]]
+    return None

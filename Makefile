@@ -10,6 +10,12 @@ PORT ?= 8501
 # Debian packages the tests use: LibreOffice converts .doc files and makes test PDFs.
 TEST_DEBS := libreoffice-writer-nogui
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# llama-cpp-python (LLM integration tests) builds from source. A native build picks up AMX on
+# some Xeons and crashes on the first token, and pip's wheel cache ignores CMAKE_ARGS: so its
+# wheel is built once, portably, into our own cache, and installed from there.
+LLAMA_VERSION := 0.3.36
+WHEELS := $(HOME)/.cache/gyosei-rag/wheels
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
 .PHONY: run test install install-dev system-deps index bench clean
 
@@ -22,7 +28,10 @@ $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  echo "Building llama-cpp-python $(LLAMA_VERSION) once (several minutes)…"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --quiet --no-deps --no-cache-dir -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION); }
+	$(BIN)/pip install --quiet --find-links $(WHEELS) -e '.[dev]'
 	touch $@ $(VENV)/.stamp-run
 
 install: $(VENV)/.stamp-run

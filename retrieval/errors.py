@@ -41,3 +41,10 @@ class ReaderError(GyoseiError):
 
 class FetchError(GyoseiError):
     """A public API (e.g. the NDL minutes API) could not be reached or answered badly."""
+
+
+class LLMError(GyoseiError):
+    """The configured chat model failed (unreachable, timed out, refused, or answered nothing).
+
+    Callers fall back to the extractive answer and show the message as a warning.
+    """

@@ -19,7 +19,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from app.factory import build_embedder, build_index, build_searcher
+from app.answer_view import print_answer
+from app.factory import build_answerer, build_embedder, build_index, build_searcher
 from app.progress import RichIngestObserver
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
@@ -155,6 +156,44 @@ def search(question: str, k: int, mode: str, doc_types: tuple[str, ...], date_fr
         console.print(f"    {hit.text[:240]}")
 
 
+@main.command()
+@click.argument("question")
+@click.option("--mode", type=click.Choice([m.value for m in SearchMode]), default="hybrid", show_default=True)
+@click.option("--doc-type", "doc_types", multiple=True, type=click.Choice(DOC_TYPES), help="文書種別で絞り込み")
+@click.option("--from", "date_from", help="この日付以降（YYYY-MM-DD）")
+@click.option("--until", "date_to", help="この日付以前（YYYY-MM-DD）")
+@click.option("--house", help="院（衆議院・参議院）で絞り込み")
+@click.option("--meeting", help="会議名で絞り込み")
+@click.option("--speaker", help="発言者で絞り込み")
+@click.option("--clearance", type=click.IntRange(1, 3), default=1, show_default=True, help="利用者の機密性クリアランス")
+@click.option("--groups", default="all", show_default=True, help="利用者の所属グループ（カンマ区切り）")
+@click.option("--no-llm", is_flag=True, help="LLM を設定していても抽出型で回答します")
+@click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力します")
+def ask(question: str, mode: str, doc_types: tuple[str, ...], date_from: str | None, date_to: str | None,
+        house: str | None, meeting: str | None, speaker: str | None, clearance: int, groups: str,
+        no_llm: bool, as_json: bool) -> None:
+    """質問に、番号付きの出典を添えて回答します。"""
+    settings = _settings()
+    access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
+    filters = Filters(doc_types=list(doc_types) or None, date_from=date_from, date_to=date_to,
+                      house=house, meeting=meeting, speaker=speaker)
+    try:
+        embedder = build_embedder(settings)
+        index = build_index(settings, embedder, read_only=True)
+        try:
+            result = build_answerer(settings, embedder, index).answer(question, access, filters, mode, use_llm=not no_llm)
+        finally:
+            index.close()
+    except GyoseiError as exc:
+        _fail(exc)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    print_answer(console, result)
+
+
 @main.group()
 def index() -> None:
     """索引の管理（統計・削除）。"""
@@ -249,6 +288,11 @@ def fetch_kokkai(any_word: str, date_from: str, date_until: str, meeting: str | 
         _fail(exc)
     console.print(f"取得が終わりました: {summary}")
     console.print(f"取り込むには: gyosei ingest {out_dir}")
+
+
+from app.cli_eval import eval_group  # noqa: E402  (the eval commands live in their own module)
+
+main.add_command(eval_group)
 
 
 if __name__ == "__main__":

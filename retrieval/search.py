@@ -12,7 +12,7 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from retrieval.embedder import Embedder
 from retrieval.index.base import Index
@@ -32,6 +32,9 @@ class QueryPlan:
     text: str  # normalized question
     filters: Filters | None
     date_hint: DateHint | None = None  # the date phrase that became a filter, if any
+    # Extra phrasings/terms from the LLM's query expansion: they widen the sparse (keyword) side
+    # only, so the dense vector and the relevance gate still judge the question as asked.
+    expansions: list[str] = field(default_factory=list)
 
 
 class Searcher:
@@ -83,7 +86,7 @@ class Searcher:
         if mode in (SearchMode.DENSE, SearchMode.HYBRID):
             query.dense = list(query_vector) if query_vector is not None else list(self.embedder.embed_query(plan.text))
         if mode in (SearchMode.SPARSE, SearchMode.HYBRID):
-            query.sparse = self.sparse.encode_query(plan.text)
+            query.sparse = self.sparse.encode_query(" ".join([plan.text, *map(normalize, plan.expansions)]))
             if not query.sparse.indices:
                 if mode == SearchMode.SPARSE:
                     return []

@@ -74,6 +74,38 @@ class SecuritySettings(BaseModel):
     default_groups: list[str] = Field(default_factory=lambda: ["all"])
 
 
+class AnswerSettings(BaseModel):
+    """How answers are assembled. ``min_relevance`` is the query-passage cosine (the embedder's)
+    below which nothing counts as relevant and the answer says so; calibrated on the dev sets
+    with ``eval/calibrate_refusal.py`` for the built-in model (another model needs its own)."""
+
+    passages: int = Field(default=5, ge=1, le=20)
+    max_sentences: int = Field(default=4, ge=1, le=12)
+    min_relevance: float = Field(default=0.86, ge=-1, le=1)
+
+
+class LLMSettings(BaseModel):
+    """An optional chat model. ``provider="none"`` means extractive answers and drafts only.
+
+    ``openai_compatible``: any OpenAI-style endpoint at ``base_url`` (vLLM serving a domestic model,
+    a llama.cpp server, Ollama's ``/v1``, a hosted API). ``langchain``: ``model`` is passed to
+    LangChain's ``init_chat_model`` (e.g. ``azure_openai:gpt-4o``, ``ollama:llama3``).
+    """
+
+    provider: Literal["none", "openai_compatible", "langchain"] = "none"
+    model: str = ""
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_tokens: int = Field(default=1024, gt=0)
+    temperature: float = Field(default=0.0, ge=0)
+    expand_queries: bool = False  # ask the LLM for extra search terms before searching (slower)
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider != "none"
+
+
 class Settings(BaseSettings):
     """Everything configurable. See the README's settings table."""
 
@@ -88,6 +120,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -46,6 +46,8 @@ def test_a_question_returns_passages_with_their_sources(indexed):
     assert "[1] 行政手続法" in shown
     assert "第六条" in shown  # 標準処理期間
     assert "2024-04-01" in shown
+    # The answer cites [1], and the source shows the sentence it used highlighted.
+    assert "**[1]**" in shown and "<mark>" in shown and "標準的な期間" in shown
 
 
 def test_filters_narrow_to_diet_speeches(indexed):

@@ -1,0 +1,46 @@
+"""How an answer is printed in a terminal: sentences with [n], flags, then the numbered sources."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, Answer
+
+FLAG_LABELS = {
+    FLAG_UNCITED: "出典なし",
+    FLAG_INVALID_CITATION: "存在しない出典番号を削除",
+    FLAG_UNSUPPORTED: "出典で裏付けられません",
+}
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    """Print ``answer`` for a terminal user (Japanese labels)."""
+    for note in answer.notes:
+        console.print(f"[dim]※ {escape(note)}[/]")
+    for warning in answer.warnings:
+        console.print(f"[yellow]注意: {escape(warning)}[/]")
+    if answer.refused:
+        console.print(f"[bold]{escape(answer.text)}[/]")
+        if answer.sources:
+            console.print("\n[dim]参考（関連性が基準に達しなかった資料）:[/]")
+            for src in answer.sources:
+                console.print(f"[dim]  - {escape(src.label)}[/]")
+        return
+    console.print("[bold]回答[/]")
+    for s in answer.sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        line = f"  {escape(s.text)}[cyan]{escape(marks)}[/]"
+        if s.flags:
+            line += f" [red]（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）[/]"
+        console.print(line)
+    console.print("\n[bold]出典[/]")
+    cited = {n for s in answer.sentences for n in s.citations}
+    for src in answer.sources:
+        style = "" if src.n in cited else "dim"
+        console.print(f"[{style}] [{src.n}] {escape(src.label)}[/]" if style else f" [{src.n}] {escape(src.label)}")
+        if src.url:
+            console.print(f"     [dim]{escape(src.url)}[/]")
+    total = answer.timings.get("total")
+    if total is not None:
+        console.print(f"\n[dim]{answer.method} / {total * 1000:.0f} ms[/]")

@@ -1,0 +1,161 @@
+"""Answer a question with numbered, checkable citations: the function the CLI, UI and eval share.
+
+1. plan the question (normalization, date phrases) and search hybrid, access-filtered;
+2. gate on relevance: the cosine between the question and each passage (the embedder's own
+   vectors, returned by the index). Below ``min_relevance`` nothing is relevant and the answer is
+   「該当する資料が見つかりませんでした。」: no answer beats a wrong one;
+3. answer from the relevant passages: with an LLM configured, generated and its citations
+   validated (falls back to the extractive answer on any LLM failure, with a warning); otherwise
+   extractive: picked sentences, each followed by its [n].
+
+>>> answerer = Answerer(searcher, embedder, SupportScorer(embedder, sparse), AnswerSettings())
+>>> result = answerer.answer("行政手続法の目的は何か", Access(clearance=1, groups=["all"]))
+>>> print(result.text)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from typing import Callable, Protocol, Sequence
+
+from retrieval.answer_types import NO_ANSWER, Answer, AnswerSentence, Source
+from retrieval.citation import describe_source
+from retrieval.embedder import Embedder
+from retrieval.errors import LLMError
+from retrieval.extractive import SentencePicker
+from retrieval.search import Searcher
+from retrieval.settings import AnswerSettings
+from retrieval.support import SupportScorer
+from retrieval.types import Access, Filters, Hit, SearchMode
+
+
+class GeneratesAnswers(Protocol):
+    """What an LLM answerer offers (``retrieval.answer_llm.LLMAnswerer``)."""
+
+    def answer(self, question: str, sources: list[Source], on_delta: Callable[[str], None] | None = None) -> Answer: ...
+
+
+class Answerer:
+    """Answers questions for one configuration; ``access`` is required on every call."""
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        embedder: Embedder,
+        scorer: SupportScorer,
+        settings: AnswerSettings | None = None,
+        llm: GeneratesAnswers | None = None,
+        expand: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        self.searcher = searcher
+        self.embedder = embedder
+        self.scorer = scorer
+        self.settings = settings or AnswerSettings()
+        self.llm = llm
+        self.expand = expand  # optional LLM query expansion (keywords for the sparse side)
+        self.picker = SentencePicker(embedder, scorer.sparse.terms, max_sentences=self.settings.max_sentences)
+
+    def answer(
+        self,
+        question: str,
+        access: Access,
+        filters: Filters | None = None,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        *,
+        on_delta: Callable[[str], None] | None = None,
+        today: dt.date | None = None,
+        use_llm: bool = True,
+    ) -> Answer:
+        """The cited answer to ``question`` from what ``access`` may read."""
+        started = time.perf_counter()
+        plan = self.searcher.plan(question, filters, today)
+        if self.expand is not None and use_llm:
+            plan.expansions = self.expand(plan.text)
+        notes = [date_note(plan.text, plan.date_hint)] if plan.date_hint else []
+        qv = list(self.embedder.embed_query(plan.text)) if plan.text.strip() else []
+        hits = (
+            self.searcher.search_plan(plan, access, mode, self.settings.passages, with_dense=True, query_vector=qv)
+            if qv
+            else []
+        )
+        searched = time.perf_counter()
+        relevant = [(h, r) for h, r in ((h, relevance(qv, h)) for h in hits) if r >= self.settings.min_relevance]
+        timings = {"search": searched - started}
+        if not relevant:
+            closest = [_source(i + 1, h, relevance(qv, h)) for i, h in enumerate(hits[:3])]
+            timings["total"] = time.perf_counter() - started
+            return Answer(question, [], closest, "none", refused=True, notes=notes, timings=timings)
+
+        warnings: list[str] = []
+        if self.llm is not None and use_llm:
+            sources = [_source(i + 1, h, r) for i, (h, r) in enumerate(relevant)]
+            try:
+                result = self.llm.answer(question, sources, on_delta)
+                result.notes = notes + result.notes
+                result.timings = {**timings, **result.timings, "total": time.perf_counter() - started}
+                return result
+            except LLMError as exc:
+                warnings.append(f"{exc} 抽出型の回答を表示します。")
+        result = self._extractive(question, qv, relevant)
+        result.warnings, result.notes = warnings + result.warnings, notes
+        result.timings = {**timings, "select": time.perf_counter() - searched, "total": time.perf_counter() - started}
+        if on_delta is not None:
+            on_delta(result.text)
+        return result
+
+    def _extractive(self, question: str, qv: Sequence[float], relevant: list[tuple[Hit, float]]) -> Answer:
+        passages = [h.text for h, _ in relevant]
+        picked = self.picker.pick(question, qv, passages, [r for _, r in relevant])
+        # Number sources in the order the answer first cites them; uncited relevant ones follow.
+        order: list[int] = []
+        for i, _, _ in picked:
+            if i not in order:
+                order.append(i)
+        order += [i for i in range(len(relevant)) if i not in order]
+        number = {i: n + 1 for n, i in enumerate(order)}
+        sources = [_source(number[i], *relevant[i]) for i in order]
+        by_number = {s.n: s for s in sources}
+        sentences = []
+        for i, span, _score in picked:
+            n = number[i]
+            by_number[n].highlights.append((span.start, span.end))
+            support = self.scorer.score(span.text, relevant[i][0].text)
+            sentences.append(AnswerSentence(text=span.text, citations=[n], support=support))
+        if not sentences:  # relevant passages without one answer-like sentence: cite the best passage
+            return Answer(question, [], sources, "none", refused=True)
+        return Answer(question, sentences, sources, "extractive")
+
+
+def date_note(text: str, hint) -> str:
+    """Tell the user which words of the question narrowed the period, and to what."""
+    phrases = "」「".join(text[a:b] for a, b in hint.spans) or hint.label
+    return f"質問中の「{phrases}」により、期間を{hint.label}に絞り込みました（日付のない資料は対象のままです）。"
+
+
+def relevance(query_vector: Sequence[float], hit: Hit) -> float:
+    """Cosine between the question and a hit's stored dense vector (0 when not returned)."""
+    if hit.dense is None or not query_vector:
+        return 0.0
+    dot = sum(a * b for a, b in zip(query_vector, hit.dense))
+    nq = math.sqrt(sum(a * a for a in query_vector))
+    nh = math.sqrt(sum(b * b for b in hit.dense))
+    return dot / (nq * nh) if nq and nh else 0.0
+
+
+def _source(n: int, hit: Hit, rel: float) -> Source:
+    payload = {k: v for k, v in hit.payload.items() if k != "text"}
+    payload["relevance"] = round(rel, 4)
+    return Source(
+        n=n,
+        chunk_id=hit.chunk_id,
+        doc_id=str(hit.payload.get("doc_id", "")),
+        label=describe_source(hit.payload),
+        text=hit.text,
+        score=hit.score,
+        payload=payload,
+    )
+
+
+__all__ = ["Answerer", "relevance", "NO_ANSWER"]

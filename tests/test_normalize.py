@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import unicodedata
 from pathlib import Path
 
@@ -86,27 +85,6 @@ def test_partial_nfkc_matches_unicodedata(text: str) -> None:
     assert _nfkc(text) == unicodedata.normalize("NFKC", text)
 
 
-def _median_times(fns, arg, rounds: int = 3) -> list[float]:  # type: ignore[no-untyped-def]
-    """Median run time of each function, interleaved so machine load hits all alike."""
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn(arg)
-            times[i].append(time.perf_counter() - start)
-    return [sorted(t)[len(t) // 2] for t in times]
-
-
-def test_normalize_throughput(white_paper: str) -> None:
-    """>10 MB/s on an idle machine (13-15 MB/s measured on white paper, Diet minutes and Markdown);
-    the machine is shared, so the check is relative to CPython's own NFKC on the same text."""
-    text = white_paper * 3  # ~1 MB of UTF-8
-    normalize("準備")
-    ours, nfkc = _median_times([normalize, lambda t: unicodedata.normalize("NFKC", t)], text)
-    assert ours <= 1.5 * nfkc, (ours, nfkc)
-    assert len(text.encode("utf-8")) / ours / 1e6 > 2  # catastrophic-regression floor
-
-
 # -- join_wrapped_lines -----------------------------------------------------------------------
 
 
@@ -161,12 +139,6 @@ def test_join_wrapped_lines_restores_hard_wrapped_white_paper(white_paper: str) 
                 r"[（(【・①-⑳第0-9０-９一二三四五六七八九十]", after
             ), (before[-20:], after[:20])
         assert joined.count("\n") <= para.count("。")
-
-
-def test_join_wrapped_lines_throughput(white_paper: str) -> None:
-    text = white_paper * 3
-    ours, nfkc = _median_times([join_wrapped_lines, lambda t: unicodedata.normalize("NFKC", t)], text)
-    assert ours <= nfkc, (ours, nfkc)  # ~3x faster than NFKC when measured
 
 
 # -- remove_cjk_spaces ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from typing import Sequence
 
 from retrieval.embedder import Embedder
@@ -43,9 +44,13 @@ def split_sentences(text: str) -> list[str]:
 class SupportScorer:
     """Scores sentence-passage support in [0, 1]; shared by answers, drafts and evaluation."""
 
-    def __init__(self, embedder: Embedder | None, sparse: SparseEncoder) -> None:
+    def __init__(self, embedder: Embedder | None, sparse: SparseEncoder, cache_size: int = 4096) -> None:
         self.embedder = embedder
         self.sparse = sparse
+        # Validating an answer compares each sentence with the same passages again and again:
+        # keep sentence vectors (bounded, oldest dropped first).
+        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._cache_size = cache_size
 
     def lexical(self, sentence: str, passage: str) -> float:
         """Share of the sentence's content terms found in the passage (0 if a number is missing)."""
@@ -63,10 +68,20 @@ class SupportScorer:
         if self.embedder is None:
             return 0.0
         pieces = split_sentences(normalize(passage))[:40] or [normalize(passage)]
-        vectors = [self.embedder.embed_query(normalize(sentence))] + [self.embedder.embed_query(p) for p in pieces]
-        first, rest = vectors[0], vectors[1:]
+        first, rest = self._vector(normalize(sentence)), [self._vector(p) for p in pieces]
         best = max(_cosine(first, v) for v in rest)
         return min(1.0, max(0.0, (best - _COS_FLOOR) / (_COS_CEIL - _COS_FLOOR)))
+
+    def _vector(self, text: str) -> list[float]:
+        vector = self._vectors.get(text)
+        if vector is None:
+            vector = list(self.embedder.embed_query(text))
+            self._vectors[text] = vector
+            if len(self._vectors) > self._cache_size:
+                self._vectors.popitem(last=False)
+        else:
+            self._vectors.move_to_end(text)
+        return vector
 
     def score(self, sentence: str, passages: str | Sequence[str]) -> float:
         """Support of ``sentence`` by the best of ``passages`` (one string or several)."""

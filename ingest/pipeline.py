@@ -328,8 +328,14 @@ class Ingestor:
 
     @staticmethod
     def _passage_text(chunk: Chunk) -> str:
-        """What gets embedded: the title and section give a short chunk its context."""
-        context = " ".join(part for part in (chunk.title, chunk.section) if part)
+        """What gets embedded: the title and section give a short chunk its context.
+
+        A title that is only the document's id (records without a title) is no context, and a
+        section that repeats the title (a record's single section) would count its words twice.
+        """
+        title = "" if chunk.title == chunk.doc_id else chunk.title
+        section = "" if not chunk.section or chunk.section in title else chunk.section
+        context = " ".join(part for part in (title, section) if part)
         return f"{context}\n{chunk.text}" if context else chunk.text
 
     # -- sync -----------------------------------------------------------------------------

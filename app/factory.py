@@ -24,7 +24,7 @@ def build_index(settings: Settings, embedder: Embedder, read_only: bool = False)
 
 
 def build_searcher(settings: Settings, embedder: Embedder, index: Index) -> Searcher:
-    return Searcher(index, embedder, SparseEncoder())
+    return Searcher(index, embedder, SparseEncoder(), rrf_k=settings.search.rrf_k)
 
 
 def build_answerer(settings: Settings, embedder: Embedder, index: Index) -> Answerer:

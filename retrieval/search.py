@@ -40,10 +40,11 @@ class QueryPlan:
 class Searcher:
     """Searches the index on behalf of one user (``access`` is required on every call)."""
 
-    def __init__(self, index: Index, embedder: Embedder, sparse: SparseEncoder) -> None:
+    def __init__(self, index: Index, embedder: Embedder, sparse: SparseEncoder, *, rrf_k: int = 60) -> None:
         self.index = index
         self.embedder = embedder
         self.sparse = sparse
+        self.rrf_k = rrf_k  # hybrid fusion constant (eval/tune_fusion.py)
 
     def plan(self, question: str, filters: Filters | None = None, today: dt.date | None = None) -> QueryPlan:
         """Normalize; turn an unambiguous date phrase into a date filter unless dates were given."""
@@ -82,7 +83,7 @@ class Searcher:
         mode = SearchMode(mode)
         if not plan.text.strip():
             return []
-        query = Query(mode=mode, with_dense=with_dense)
+        query = Query(mode=mode, with_dense=with_dense, rrf_k=self.rrf_k)
         if mode in (SearchMode.DENSE, SearchMode.HYBRID):
             query.dense = list(query_vector) if query_vector is not None else list(self.embedder.embed_query(plan.text))
         if mode in (SearchMode.SPARSE, SearchMode.HYBRID):

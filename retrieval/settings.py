@@ -74,6 +74,12 @@ class SecuritySettings(BaseModel):
     default_groups: list[str] = Field(default_factory=lambda: ["all"])
 
 
+class SearchSettings(BaseModel):
+    """Hybrid search: the reciprocal-rank-fusion constant (tuned with ``python -m eval.tune_fusion``)."""
+
+    rrf_k: int = Field(default=60, ge=1, le=1000)
+
+
 class AnswerSettings(BaseModel):
     """How answers are assembled. ``min_relevance`` is the query-passage cosine (the embedder's)
     below which nothing counts as relevant and the answer says so; calibrated on the dev sets
@@ -121,6 +127,7 @@ class Settings(BaseSettings):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @classmethod

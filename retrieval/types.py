@@ -129,6 +129,8 @@ class Query:
     mode: SearchMode = SearchMode.HYBRID
     # Return each hit's stored dense vector (answers gate relevance on the query-passage cosine).
     with_dense: bool = False
+    # Hybrid fusion: the reciprocal-rank-fusion constant (smaller: top ranks count more).
+    rrf_k: int = 60
 
 
 @dataclass

@@ -244,6 +244,9 @@ def test_dense_sparse_hybrid_ordering(index):
     assert all(x.score >= y.score for x, y in zip(hybrid, hybrid[1:]))
     assert hybrid[0].payload["text"] == c.text and hybrid[0].chunk_id == c.chunk_id
     assert hybrid[0].payload["speaker"] == c.extra["speaker"]
+    # The RRF constant reaches the engine: scores are sums of 1/(k + rank), ranks counted from 0.
+    assert hybrid[0].score == pytest.approx(2 / 61, abs=1e-4)  # second in both branches, k=60
+    assert index.search(replace(query, rrf_k=10), PUBLIC, k=1)[0].score == pytest.approx(2 / 11, abs=1e-4)
     # Hybrid without sparse terms still answers (dense only); sparse without terms finds nothing.
     assert ids(index.search(Query(dense=a.dense, sparse=SparseVector([], [])), PUBLIC, k=1)) == [a.doc_id]
     assert index.search(Query(sparse=SparseVector([], []), mode=SearchMode.SPARSE), PUBLIC) == []
@@ -285,7 +288,8 @@ def test_both_backends_answer_the_same(tmp_path):
             other1, other2 = rng.sample([c for c in CHUNKS if c is not target], 2)
             terms = {**unique_terms(target, 3), **{t: 0.7 for t in unique_terms(other1, 2)},
                      **{t: 0.4 for t in unique_terms(other2, 1)}}
-            query = Query(dense=aim((target, 1.0), (rng.choice(CHUNKS), 0.5)), sparse=sparse_of(terms))
+            query = Query(dense=aim((target, 1.0), (rng.choice(CHUNKS), 0.5)), sparse=sparse_of(terms),
+                          rrf_k=rng.choice([60, 20]))
             for mode in SearchMode:
                 for access, flt in ((PUBLIC, None), (ADMIN, Filters(date_from="2024-01-01"))):
                     got = [index_view(i.search(replace(query, mode=mode), access, flt, k=8)) for i in (edge, server)]

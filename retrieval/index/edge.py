@@ -103,9 +103,9 @@ class EdgeIndex:
         if query.mode == SearchMode.HYBRID:
             limit = F.prefetch_limit(k)
             prefetches = [qe.Prefetch(limit=limit, query=q, filter=flt) for q in (dense, sparse) if q is not None]
+            fusion = qe.Fusion.Rrf(k=query.rrf_k)
             request = qe.QueryRequest(
-                limit=k, prefetches=prefetches, query=qe.Fusion.Rrf(k=F.RRF_K), filter=flt, with_payload=True,
-                with_vector=with_vector,
+                limit=k, prefetches=prefetches, query=fusion, filter=flt, with_payload=True, with_vector=with_vector
             )
         else:
             vector = dense if query.mode == SearchMode.DENSE else sparse

@@ -14,9 +14,6 @@ from typing import Any, Iterable, Union
 from retrieval.errors import IndexError_
 from retrieval.types import PUBLIC_GROUP, Access, Chunk, DocInfo, Filters, Query, SearchMode
 
-# Reciprocal-rank-fusion constant used by both backends (the literature's usual 60), so that the
-# same data gives the same hybrid ranking whichever backend answers.
-RRF_K = 60
 
 # Payload fields read by ``documents()`` (never the text: listings must stay cheap).
 DOC_FIELDS = ("doc_id", "title", "doc_type", "content_hash", "doc_chunks", "source_path")

@@ -97,7 +97,8 @@ class QdrantIndex:
                 for vec, name in ((dense, DENSE_VECTOR), (sparse, SPARSE_VECTOR))
                 if vec is not None
             ]
-            kwargs: dict[str, Any] = {"prefetch": prefetch, "query": models.RrfQuery(rrf=models.Rrf(k=F.RRF_K))}
+            rrf = models.Rrf(k=query.rrf_k)
+            kwargs: dict[str, Any] = {"prefetch": prefetch, "query": models.RrfQuery(rrf=rrf)}
         elif query.mode == SearchMode.DENSE:
             kwargs = {"query": dense, "using": DENSE_VECTOR}
         else:

@@ -334,7 +334,7 @@ class Ingestor:
         section that repeats the title (a record's single section) would count its words twice.
         """
         title = "" if chunk.title == chunk.doc_id else chunk.title
-        section = "" if not chunk.section or chunk.section in title else chunk.section
+        section = "" if not chunk.section or chunk.section in chunk.title else chunk.section
         context = " ".join(part for part in (title, section) if part)
         return f"{context}\n{chunk.text}" if context else chunk.text
 

@@ -87,7 +87,7 @@ def _is_suffix_unit(run: list[_Tok], units: list[tuple[str, bool]], k: int) -> b
     return k == 0 and run[0].pos1 == "接尾辞"
 
 
-def _morphemes(text: str) -> list[tuple[str, str, str, str, str]]:
+def morphemes(text: str) -> list[tuple[str, str, str, str, str]]:
     """(surface, lemma, pos1, pos2, pos3) per morpheme. Reads the raw UniDic CSV (lemma is
     field 7; unknown words have 6 fields and use their surface): much faster than ``.feature``."""
     out = []
@@ -153,7 +153,7 @@ class SparseEncoder:
         text = normalize(text)
         if not text:
             return []
-        words = _morphemes(text)
+        words = morphemes(text)
         return self._merge_numbers(words)
 
     @staticmethod

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from typing import Callable, Protocol, Sequence
 
@@ -27,7 +26,7 @@ from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings
-from retrieval.support import SupportScorer
+from retrieval.support import SupportScorer, cosine
 from retrieval.types import Access, Filters, Hit, SearchMode
 
 
@@ -138,10 +137,7 @@ def relevance(query_vector: Sequence[float], hit: Hit) -> float:
     """Cosine between the question and a hit's stored dense vector (0 when not returned)."""
     if hit.dense is None or not query_vector:
         return 0.0
-    dot = sum(a * b for a, b in zip(query_vector, hit.dense))
-    nq = math.sqrt(sum(a * a for a in query_vector))
-    nh = math.sqrt(sum(b * b for b in hit.dense))
-    return dot / (nq * nh) if nq and nh else 0.0
+    return cosine(query_vector, hit.dense)
 
 
 def _source(n: int, hit: Hit, rel: float) -> Source:

@@ -12,12 +12,12 @@ readable order: by source (most relevant first), in document order within a sour
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from retrieval.embedder import Embedder
+from retrieval.support import cosine
 
 _OPEN, _CLOSE = "（(「『【［[〔", "）)」』】］]〕"
 _ENDS = "。！？!?"
@@ -135,21 +135,21 @@ class SentencePicker:
             return []
         vectors = self.embedder.embed_documents([span.text for _, span, _ in cands])
         relevance = [
-            0.5 * _cos(query_vector, v) + 0.5 * passage_relevance[c[0]] + 0.03 * max(0.0, c[2])
+            0.5 * cosine(query_vector, v) + 0.5 * passage_relevance[c[0]] + 0.03 * max(0.0, c[2])
             for v, c in zip(vectors, cands)
         ]
         best = max(relevance)
         chosen: list[int] = []
         while len(chosen) < min(self.max_sentences, len(cands)):
             def mmr(j: int) -> float:
-                redundancy = max((_cos(vectors[j], vectors[c]) for c in chosen), default=0.0)
+                redundancy = max((cosine(vectors[j], vectors[c]) for c in chosen), default=0.0)
                 return (1 - self.diversity) * relevance[j] - self.diversity * redundancy
 
             pool = [j for j in range(len(cands)) if j not in chosen and relevance[j] >= best - self.margin]
             if not pool:
                 break
             j = max(pool, key=mmr)
-            if chosen and max(_cos(vectors[j], vectors[c]) for c in chosen) > 0.97:
+            if chosen and max(cosine(vectors[j], vectors[c]) for c in chosen) > 0.97:
                 break  # only near-repeats are left
             chosen.append(j)
         # Sources in the order their best sentence was picked; document order inside a source.
@@ -170,10 +170,3 @@ def _dedupe(cands: list[tuple[int, Span, float]]) -> list[tuple[int, Span, float
             seen.add(cand[1].text)
             out.append(cand)
     return out
-
-
-def _cos(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0

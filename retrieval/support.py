@@ -69,7 +69,7 @@ class SupportScorer:
             return 0.0
         pieces = split_sentences(normalize(passage))[:40] or [normalize(passage)]
         first, rest = self._vector(normalize(sentence)), [self._vector(p) for p in pieces]
-        best = max(_cosine(first, v) for v in rest)
+        best = max(cosine(first, v) for v in rest)
         return min(1.0, max(0.0, (best - _COS_FLOOR) / (_COS_CEIL - _COS_FLOOR)))
 
     def _vector(self, text: str) -> list[float]:
@@ -98,7 +98,8 @@ class SupportScorer:
         return round(best, 4)
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (0 when either is all zeros)."""
     dot = sum(x * y for x, y in zip(a, b))
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))

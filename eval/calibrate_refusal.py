@@ -73,7 +73,7 @@ def main() -> None:
         try:
             for q in samples[name]:
                 score, ids = top_relevance(searcher, q.text, settings.answer.passages)
-                if ds.relevant.get(q.id, set()) & set(ids):
+                if ds.relevant.get(q.query_id, set()) & set(ids):
                     positives.append(score)
                 else:
                     missed += 1  # retrieval missed: neither a fair positive nor a negative

@@ -52,7 +52,7 @@ def main() -> None:
                 for q, d, s in zip(queries, dense, sparse_q):
                     hits = index.search(make_query(d, s), EVAL_ACCESS, None, DEPTH)
                     ranked = rank_documents((str(h.payload.get("record_id") or h.payload["doc_id"]), h.score) for h in hits)
-                    rows.append(query_metrics(ranked, ds.relevant[q.id], 10))
+                    rows.append(query_metrics(ranked, ds.relevant[q.query_id], 10))
                 return mean_metrics(rows)["ndcg@10"]
 
             print(f"== {name} ({len(queries)} queries)")

@@ -4,6 +4,10 @@ Example::
 
     gyosei eval retrieval --dataset eval/datasets/nta_faq
     gyosei eval retrieval --dataset eval/datasets/lawqa --modes hybrid --no-baselines
+    gyosei eval answers --dataset eval/datasets/nta_faq --limit 100
+    gyosei eval nli --dataset eval/datasets/nli/jsick.jsonl --judge classifier --held-out
+    gyosei eval nli --dataset altered --judge rules
+    gyosei eval compare eval/reports/A.json eval/reports/B.json
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ STAGE_LABELS = {
     "index": "評価用索引の作成（チャンク）",
     "bm25": "BM25の準備（文書）",
     "langchain": "LangChain既定の埋め込み（チャンク）",
+    "answer": "回答と根拠の判定（質問）",
 }
 
 
@@ -37,6 +42,7 @@ class _RichProgress:
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=console)
         self.tasks: dict[str, TaskID] = {}
+        self.last: dict[str, tuple[int, int | None]] = {}  # stage -> (done, total) last reported
 
     def __enter__(self) -> "_RichProgress":
         self.progress.start()
@@ -47,9 +53,15 @@ class _RichProgress:
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if stage not in self.tasks:
+            for name, task in self.tasks.items():  # a new stage ends the earlier ones (their clocks stop)
+                done_before, total_before = self.last[name]
+                if total_before is None:
+                    self.progress.update(task, total=done_before)
+                self.progress.stop_task(task)
             label = STAGE_LABELS.get(stage) or f"検索 {stage.partition(':')[2]}（質問）"
             self.tasks[stage] = self.progress.add_task(label, total=total)
         self.progress.update(self.tasks[stage], completed=done, total=total)
+        self.last[stage] = (done, total)
 
 
 def _fail(exc: GyoseiError) -> None:
@@ -68,7 +80,28 @@ def _parse_modes(value: str) -> list[str]:
 
 @click.group("eval")
 def eval_group() -> None:
-    """オフライン評価（検索の精度をベースラインと比較します）。"""
+    """オフライン評価（検索・回答・矛盾判定の精度を測り、レポートを比較します）。"""
+
+
+_OUT_OPTION = click.option("--out", "out_dir", default=Path("eval/reports"), show_default=True,
+                           type=click.Path(path_type=Path, file_okay=False), help="レポート（JSON、Markdown、グラフ）の出力先")
+_NO_CHARTS_OPTION = click.option("--no-charts", is_flag=True, help="グラフ（PNG）を作りません")
+
+
+def _charts(report: dict, json_path: Path) -> None:
+    """Draw the report's charts; a chart failure never loses the report itself."""
+    from eval.charts import write_charts
+
+    try:
+        files, warnings = write_charts(report, json_path)
+    except ImportError:
+        err_console.print("[yellow]注意:[/] matplotlib が入っていないためグラフを作りませんでした（pip install matplotlib）。")
+        return
+    for warning in warnings:
+        err_console.print(f"[yellow]注意:[/] {warning}")
+    for file in files:
+        if file.suffix == ".png":
+            console.print(f"グラフ: {file}", soft_wrap=True)
 
 
 @eval_group.command("retrieval")
@@ -77,9 +110,9 @@ def eval_group() -> None:
 @click.option("--modes", default="dense,sparse,hybrid", show_default=True, help="評価する検索モード（カンマ区切り、空なら製品の検索を省略）")
 @click.option("--k", "k", default=10, show_default=True, type=click.IntRange(1, 1000), help="評価する上位件数（文書単位）")
 @click.option("--no-baselines", is_flag=True, help="ベースライン（BM25、LangChain既定）を実行しません")
-@click.option("--out", "out_dir", default=Path("eval/reports"), show_default=True, type=click.Path(path_type=Path, file_okay=False),
-              help="レポート（JSONとMarkdown）の出力先")
-def eval_retrieval(dataset: Path, modes: str, k: int, no_baselines: bool, out_dir: Path) -> None:
+@_OUT_OPTION
+@_NO_CHARTS_OPTION
+def eval_retrieval(dataset: Path, modes: str, k: int, no_baselines: bool, out_dir: Path, no_charts: bool) -> None:
     """検索の評価: 評価セットを専用の索引に取り込み、全質問を各モードで検索して指標を出します。
 
     中断しても、同じ設定で再実行すれば続きから再開します。
@@ -111,3 +144,138 @@ def eval_retrieval(dataset: Path, modes: str, k: int, no_baselines: bool, out_di
         console.print(f"評価用索引: {info['path']}（{info['documents']} 文書、{info['chunks']} チャンク、"
                       f"今回の追加 {info['new_chunks']}、{report['timings']['index_s']:.1f} 秒）", soft_wrap=True)
     console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
+    if not no_charts:
+        _charts(report, json_path)
+
+
+@eval_group.command("answers")
+@click.option("--dataset", "dataset", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="BEIR形式の評価セットのフォルダ（検索評価と同じ索引を使います）")
+@click.option("--limit", type=click.IntRange(1), default=None, help="評価する質問数（queries.jsonl の先頭から）")
+@click.option("--no-checker", is_flag=True, help="矛盾チェック（ルール）を使わず、支持スコアだけで判定します")
+@_OUT_OPTION
+@_NO_CHARTS_OPTION
+def eval_answers(dataset: Path, limit: int | None, no_checker: bool, out_dir: Path, no_charts: bool) -> None:
+    """回答の評価: 各質問に製品と同じ方法で回答し、根拠・引用・拒否率・応答時間を測ります。
+
+    LLM が設定されていれば LLM で回答し、引用の判定にも LLM を使います。中断しても再実行で続きから再開します。
+    """
+    from app.factory import build_answerer
+    from eval.answers_eval import METRIC_LABELS, evaluate_answers, markdown_answers
+    from eval.compare import save_report
+
+    try:
+        settings = Settings.load()
+        with _RichProgress(console) as progress:
+            report = evaluate_answers(dataset, settings, build_answerer, limit=limit, progress=progress,
+                                      use_checker=not no_checker)
+        json_path, md_path = save_report(report, out_dir, markdown_answers)
+    except GyoseiError as exc:
+        _fail(exc)
+    ds, m = report["dataset"], report["metrics"]
+    table = Table(title=f"回答評価: {ds['name']}（質問 {ds['queries_evaluated']}、方式 {', '.join(report['config']['method'])}）")
+    table.add_column("指標")
+    table.add_column("値", justify="right")
+    for name in report["metric_names"]:
+        table.add_row(METRIC_LABELS.get(name, name), f"{m[name]:.3f}")
+    console.print(table)
+    t = report["timings"]
+    console.print(f"所要時間: 回答と判定 {t['answer_s']:.1f} 秒" + (f"（再開 {t['resumed_queries']} 件）" if t["resumed_queries"] else ""))
+    console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
+    if not no_charts:
+        _charts(report, json_path)
+
+
+@eval_group.command("nli")
+@click.option("--dataset", "dataset", required=True,
+              help="ラベル付きペアの JSONL（premise/hypothesis/label または claim/source/label）、または altered（改変文セットを生成）")
+@click.option("--judge", "judge", type=click.Choice(["classifier", "rules", "llm"]), default="classifier", show_default=True,
+              help="判定方法: classifier（学習済み分類器）、rules（矛盾チェックのルール）、llm（設定済みの LLM）")
+@click.option("--held-out", is_flag=True, help="分類器の学習に使っていない前提文のペアだけを評価します（eval/datasets/nli 用）")
+@_OUT_OPTION
+@_NO_CHARTS_OPTION
+def eval_nli(dataset: str, judge: str, held_out: bool, out_dir: Path, no_charts: bool) -> None:
+    """矛盾判定の評価: ラベル付きペアで正解率、ラベル別の適合率・再現率・F1、混同行列を出します。"""
+    from eval.compare import save_report
+    from eval.nli_report import evaluate_nli_run, markdown_nli
+
+    try:
+        settings = Settings.load()
+        if judge == "classifier" and not held_out and _is_training_file(dataset):
+            err_console.print("[yellow]注意:[/] このファイルは分類器の学習データです。学習に使っていないペアで測るには --held-out を付けてください。")
+        with console.status("判定中…"):
+            report = evaluate_nli_run(dataset, judge, settings, held_out=held_out)
+        json_path, md_path = save_report(report, out_dir, markdown_nli)
+    except GyoseiError as exc:
+        _fail(exc)
+    m = report["metrics"]
+    table = Table(title=f"NLI 評価: {report['dataset']['name']}（{report['dataset']['pairs']} 組、判定 {judge}）")
+    for col in ("ラベル", "適合率", "再現率", "F1", "件数"):
+        table.add_column(col, justify="left" if col == "ラベル" else "right")
+    for label, v in m["per_label"].items():
+        table.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+    console.print(table)
+    console.print(f"正解率 {m['accuracy']:.3f}、マクロF1 {m['macro_f1']:.3f}、矛盾かそれ以外の F1 {m['contradiction_vs_not']['f1']:.3f}"
+                  f"（{report['timings']['total_s']:.1f} 秒）")
+    console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
+    if not no_charts:
+        _charts(report, json_path)
+
+
+def _is_training_file(dataset: str) -> bool:
+    """True when ``dataset`` is one of the files the NLI classifier was trained on (same bytes)."""
+    from retrieval.nli import DEFAULT_NLI_DIR
+
+    path = Path(dataset)
+    if not path.is_file():
+        return False
+    data = path.read_bytes()
+    return any(f.read_bytes() == data for f in DEFAULT_NLI_DIR.glob("*.jsonl"))
+
+
+@eval_group.command("compare")
+@click.argument("report_a", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("report_b", type=click.Path(path_type=Path, dir_okay=False))
+def eval_compare(report_a: Path, report_b: Path) -> None:
+    """2つのレポート（同じ種類・同じ評価セット）の指標の差（B − A）を表示します。"""
+    from eval.compare import compare_reports, load_report, lower_is_better
+
+    try:
+        comparison = compare_reports(load_report(report_a), load_report(report_b))
+    except GyoseiError as exc:
+        _fail(exc)
+    for warning in comparison.warnings:
+        err_console.print(f"[yellow]注意:[/] {warning}")
+    table = Table(title=f"比較: {comparison.dataset}", caption=f"A: {comparison.labels[0]}\nB: {comparison.labels[1]}")
+    for col in ("システム", "指標", "A", "B", "差（B−A）"):
+        table.add_column(col, justify="right" if col in ("A", "B", "差（B−A）") else "left")
+    fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
+    for row in comparison.rows:
+        delta = row.delta
+        if delta is None or abs(delta) < 5e-4:
+            cell = "—" if delta is None else f"{delta:+.3f}"
+        else:
+            better = (delta < 0) if lower_is_better(row.metric) else (delta > 0)
+            cell = f"[{'green' if better else 'red'}]{delta:+.3f}[/]"
+        table.add_row(_system_label(row.system), row.metric, fmt(row.a), fmt(row.b), cell)
+    console.print(table)
+
+
+def _system_label(system: str) -> str:
+    from eval.report import SYSTEM_LABELS
+
+    return SYSTEM_LABELS.get(system, system)
+
+
+@eval_group.command("charts")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+def eval_charts(reports: tuple[Path, ...]) -> None:
+    """既存のレポート（JSON）のグラフを作り直します（検索評価では「難しい質問」も Markdown に追記）。"""
+    from eval.compare import load_report
+
+    for path in reports:
+        try:
+            report = load_report(path)
+        except GyoseiError as exc:
+            _fail(exc)
+        _charts(report, path)

@@ -25,7 +25,7 @@ from retrieval.errors import ConfigError, ModelError
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CORPUS = ROOT / "data_samples"  # copies of shared/corpus
-EVAL = SHARED / "eval"
+EVAL = ROOT / "eval" / "datasets"  # copies of the shared dev sets
 
 
 def _jsonl(path: Path) -> list[dict]:

@@ -16,7 +16,7 @@ from retrieval.query_dates import DateHint, parse_date_phrases
 from retrieval.text.normalize import normalize
 
 TODAY = dt.date(2024, 11, 13)  # a fixed "today": FY2024 (令和6年度) is under way
-SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+SHARED_EVAL = Path(__file__).resolve().parents[1] / "eval" / "datasets"  # copies of the shared dev sets
 
 
 def rng(question: str, today: dt.date = TODAY) -> tuple[str | None, str | None] | None:

@@ -1,11 +1,16 @@
 """Embedding speed and retrieval quality per precision (fp32 / bf16 / int8) of the built-in e5.
 
+"bf16" is the default path (the fused forward, retrieval.embedder.FusedBert, one batch per core
+at a time); "bf16-1w" the fused forward one batch at a time on torch's threads; "bf16-st" the
+same bf16 weights through sentence-transformers' own forward.
+
 Speed: chunks/s on ~300 real 400-500 character chunks cut from shared/corpus, with length-sorted
 batches (what the embedder does) and naive unsorted batches; rounds are interleaved and the
 median is reported because the machine is shared. Quality: MRR@10 / nDCG@10 of dense retrieval
 for a subset of shared/eval/nta_faq queries over the full corpus (documents cut to 500 chars).
 
     .venv/bin/python bench/embed_speed.py [--chunks 300] [--queries 300] [--rounds 3]
+    .venv/bin/python bench/embed_speed.py --variants fp32,bf16-st,bf16 --batch-size 16
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import re
 import statistics
@@ -119,14 +125,18 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=300)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/gyosei-bench-cache"))
+    ap.add_argument("--group", type=int, default=128,
+                    help="chunks per embed_documents call (the ingest pipeline's batch)")  # fmt: skip
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--docs", type=int, default=0, help="document pool size (0 = all 1848)")
-    ap.add_argument("--variants", default="fp32,bf16,int8,int8-all",
-                    help="comma-separated: fp32, bf16, int8 (per-channel, FFN output kept fp32), "
-                         "int8-all (every Linear in int8)")  # fmt: skip
+    ap.add_argument("--variants", default="fp32,bf16-st,bf16-1w,bf16,int8",
+                    help="comma-separated: fp32, bf16 (fused forward, the default), bf16-1w (fused, "
+                         "one batch at a time), bf16-st "
+                         "(sentence-transformers forward), int8 (per-channel, FFN output kept "
+                         "fp32), int8-all (every Linear in int8)")  # fmt: skip
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -138,8 +148,9 @@ def main() -> None:
 
     def make(precision: str, sort: bool) -> SentenceTransformerEmbedder:
         cls = Int8AllLinear if precision == "int8-all" else SentenceTransformerEmbedder
-        prec = "int8" if precision == "int8-all" else precision
-        return cls(path, "query: ", "passage: ", prec, args.batch_size, 512, sort_by_length=sort)
+        prec = {"int8-all": "int8", "bf16-st": "bf16", "bf16-1w": "bf16"}.get(precision, precision)
+        return cls(path, "query: ", "passage: ", prec, args.batch_size, 512, sort_by_length=sort,
+                   fused=precision != "bf16-st", workers=1 if precision == "bf16-1w" else None)
 
     variants = args.variants.split(",")
     if args.skip_speed:
@@ -155,7 +166,8 @@ def main() -> None:
     for rnd in range(args.rounds):  # interleaved rounds: load spikes hit every variant alike
         for key, emb in embedders.items():
             start = time.perf_counter()
-            emb.embed_documents(chunks)
+            for first in range(0, len(chunks), args.group):  # as ingest/pipeline.py hands them over
+                emb.embed_documents(chunks[first : first + args.group])
             times[key].append(time.perf_counter() - start)
             print(f"  round {rnd + 1} {key[0]:8s} sorted={key[1]!s:5s} "
                   f"{len(chunks) / times[key][-1]:6.1f} chunks/s", flush=True)  # fmt: skip
@@ -188,14 +200,19 @@ def main() -> None:
                   f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
 
     print()
-    print(f"{'precision':10s} {'sorted c/s':>11s} {'unsorted c/s':>13s} {'query ms':>9s} "
-          f"{'MRR@10':>7s} {'nDCG@10':>8s} {'cos fp32':>9s}")  # fmt: skip
+    print(f"{'precision':10s} {'sorted c/s':>11s} {'ratio':>6s} {'unsorted c/s':>13s} "
+          f"{'query ms':>9s} {'MRR@10':>7s} {'nDCG@10':>8s} {'cos fp32':>9s}")  # fmt: skip
+    first = None
     for p in variants:
         s = statistics.median([len(chunks) / t for t in times[(p, True)]] or [math.nan])
         u = statistics.median([len(chunks) / t for t in times.get((p, False), [])] or [math.nan])
+        first = first or s
         mrr, ndcg, cos = quality.get(p, (float("nan"),) * 3)
-        print(f"{p:10s} {s:11.1f} {u:13.1f} {latency[p]:9.1f} {mrr:7.4f} {ndcg:8.4f} {cos:9.4f}")
-    print(f"\n(medians of {args.rounds} interleaved rounds; batch size {args.batch_size}; "
+        print(f"{p:10s} {s:11.1f} {s / first:6.2f} {u:13.1f} {latency[p]:9.1f} {mrr:7.4f} "
+              f"{ndcg:8.4f} {cos:9.4f}")  # fmt: skip
+    print(f"\n(medians of {args.rounds} interleaved rounds; batch size {args.batch_size}, "
+          f"{args.group} chunks per call; ratio = sorted c/s over the first variant's; load "
+          f"average {os.getloadavg()[0]:.1f}; "
           f"{len(q_ids) if quality else 0} nta_faq queries over {len(doc_ids) if quality else 0}"
           " documents cut to 500 chars; 'cos fp32' = median cosine of document vectors to fp32)")
 

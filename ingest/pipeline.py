@@ -8,6 +8,9 @@ Guarantees (see tests/test_pipeline.py):
 - one bad file never stops the run; its reason (Japanese, naming the file) lands in the report;
 - ``sync`` removes documents whose source file is gone, never those of files that failed to read.
 
+Embedding runs in a background thread while the main thread reads, chunks and sparse-encodes
+the next batch (``overlap``); batches are still written one at a time, in order, by the main thread.
+
 Usage::
 
     ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security)
@@ -20,6 +23,7 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
@@ -133,6 +137,7 @@ class Ingestor:
         data_dir: Path | None = None,
         observer: IngestObserver | None = None,
         batch_size: int = 128,
+        overlap: bool = True,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -142,7 +147,10 @@ class Ingestor:
         self.data_dir = data_dir
         self.observer = observer or NullObserver()
         self.batch_size = batch_size
+        self.overlap = overlap  # False only to measure what overlapping saves
         self._pending: list[Chunk] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[list[Chunk], Future[list[list[float]]]] | None = None
         self._existing: dict[str, DocInfo] = {}
         self._cleared: set[str] = set()
 
@@ -160,17 +168,24 @@ class Ingestor:
         self.observer.files_found(len(items))
         seen_docs: set[str] = set()
         unreadable_sources: set[str] = set()
-        for item in items:
-            if isinstance(item, Refused):
-                result = FileResult(str(item.path), "failed", reasons=[f"{item.path}: {item.reason}"])
-                unreadable_sources.add(stable_id(item.path, self.data_dir))
-            else:
-                result = self._ingest_file(item, options, seen_docs)
-                if result.status == "failed":
-                    unreadable_sources.add(item.doc_id)
-            report.files.append(result)
-            self.observer.file_done(result)
-        self._flush()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="embed") if self.overlap else None
+        try:
+            for item in items:
+                if isinstance(item, Refused):
+                    result = FileResult(str(item.path), "failed", reasons=[f"{item.path}: {item.reason}"])
+                    unreadable_sources.add(stable_id(item.path, self.data_dir))
+                else:
+                    result = self._ingest_file(item, options, seen_docs)
+                    if result.status == "failed":
+                        unreadable_sources.add(item.doc_id)
+                report.files.append(result)
+                self.observer.file_done(result)
+            self._flush()
+            self._write_in_flight()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)  # an error above: let a running batch end
+            self._executor, self._in_flight = None, None
         if options.sync:
             report.removed = self._sync(paths, seen_docs, unreadable_sources)
         self.index.flush()
@@ -310,14 +325,29 @@ class Ingestor:
 
     # -- writing --------------------------------------------------------------------------
     def _flush(self) -> None:
-        """Embed the pending chunks in one batch and write them, clearing old versions first."""
+        """Start embedding the pending chunks; write the batch started before (one in flight)."""
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        vectors = self.embedder.embed_documents([self._passage_text(c) for c in batch])
-        for chunk, vector in zip(batch, vectors):
+        texts = [self._passage_text(c) for c in batch]
+        if self._executor is None:
+            vectors: Future[list[list[float]]] = Future()
+            vectors.set_result(self.embedder.embed_documents(texts))
+        else:
+            vectors = self._executor.submit(self.embedder.embed_documents, texts)
+        for chunk, text in zip(batch, texts):  # meanwhile, on this thread
+            chunk.sparse = self.sparse.encode(text)
+        self._write_in_flight()
+        self._in_flight = (batch, vectors)
+
+    def _write_in_flight(self) -> None:
+        """Wait for the batch in flight and write it, clearing its documents' old versions first."""
+        if self._in_flight is None:
+            return
+        batch, vectors = self._in_flight
+        self._in_flight = None
+        for chunk, vector in zip(batch, vectors.result()):
             chunk.dense = list(vector)
-            chunk.sparse = self.sparse.encode(self._passage_text(chunk))
         for doc_id in dict.fromkeys(c.doc_id for c in batch):
             if doc_id not in self._cleared:
                 if doc_id in self._existing:

@@ -303,6 +303,24 @@ def test_bf16_and_int8_agree_with_fp32(e5_path: Path, fp32_embedder) -> None:
         assert _cos(emb.embed_query(texts[-4]), ref_query) >= 0.98
 
 
+@pytest.mark.slow
+def test_fused_bf16_forward_matches_sentence_transformers_bf16(e5_path: Path, fp32_embedder) -> None:
+    """The default bf16 path (FusedBert) computes what sentence-transformers' bf16 forward does."""
+    paper = (CORPUS / "white_paper" / "r05_chapter5_soumu_ict_policy.txt").read_text("utf-8")
+    texts = varied_japanese_texts() + [paper[2000:3500]]  # the last one is cut at 512 tokens
+    fused = SentenceTransformerEmbedder(str(e5_path), "query: ", "passage: ", "bf16", 8)
+    plain = SentenceTransformerEmbedder(str(e5_path), "query: ", "passage: ", "bf16", 8, fused=False)
+    got, ref, full = (e.embed_documents(texts) for e in (fused, plain, fp32_embedder))
+    assert fused._fused is not None and plain._fused is None  # the path under test is taken
+    for text, a, b, c in zip(texts, got, ref, full):
+        assert _cos(a, b) >= 0.9999, text[:40]
+        assert _cos(a, c) >= 0.999, text[:40]
+        assert math.isclose(float(np.linalg.norm(a)), 1.0, rel_tol=1e-5)
+    for question in ("確定申告の期限はいつですか", "マイナンバーカード"):
+        assert _cos(fused.embed_query(question), plain.embed_query(question)) >= 0.9999
+        assert _cos(fused.embed_query(question), fp32_embedder.embed_query(question)) >= 0.999
+
+
 def test_unwritable_cache_dir_is_a_model_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be", encoding="utf-8")

@@ -9,7 +9,7 @@ Measured per query, after a warm-up: hybrid search (normalize, embed, sparse, Ed
 and the extractive answer end to end (search + relevance gate + sentence selection).
 Growth with 10x more points is in bench/index_speed.py (synthetic vectors).
 
-Usage: .venv/bin/python bench/search_speed.py [--queries 200] [--sources var/index var/eval/*-*]
+Usage: .venv/bin/python bench/search_speed.py [--queries 200] [--sources var/index var/eval/<set>-<hash>/index ...]
 """
 
 from __future__ import annotations
@@ -61,6 +61,16 @@ def merge_indexes(sources: list[Path], target: Path, dimension: int) -> int:
     return total
 
 
+def latest_eval_indexes() -> list[str]:
+    """The newest cached eval index of each dev set (older configs leave stale copies behind)."""
+    newest: dict[str, Path] = {}
+    for folder in map(Path, glob.glob("var/eval/*-*/index")):
+        name = folder.parent.name.rsplit("-", 1)[0]
+        if name not in newest or folder.stat().st_mtime > newest[name].stat().st_mtime:
+            newest[name] = folder
+    return [str(p) for _, p in sorted(newest.items())]
+
+
 def dev_queries(n: int) -> list[str]:
     texts = []
     for name in ("nta_faq", "diet_qa", "lawqa"):
@@ -90,7 +100,7 @@ def main() -> None:
     from retrieval.settings import Settings
     from retrieval.types import Access
 
-    sources = [Path(p) for p in (args.sources or ["var/index", *sorted(glob.glob("var/eval/*-*"))])]
+    sources = [Path(p) for p in (args.sources or ["var/index", *latest_eval_indexes()])]
     sources = [p for p in sources if (p / "edge_config.json").exists()]
     settings = Settings.load()
     embedder = build_embedder(settings)

@@ -1,0 +1,91 @@
+"""The structured Diet-answer draft that the CLI, the UI and the Word/Markdown export share.
+
+A draft answers one question (a committee question or a 質問主意書) point by point (論点). For each
+point it holds the past government answers and the supporting documents found for it, the draft
+sentences (each citing numbered sources, as answers do), the consistency warnings (矛盾チェック)
+and the follow-up questions that came after similar past exchanges (再質問予測). Sources are
+numbered once for the whole draft, so a number means the same passage everywhere (footnotes).
+Nothing here knows how the draft was made (templates or an LLM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from retrieval.answer_types import AnswerSentence, Source
+from retrieval.question_analysis import Point, QuestionAnalysis
+from retrieval.verify import Conflict
+
+# Shown in place of a point's draft when nothing supports it: a human must write it.
+NEEDS_REVIEW = "【要確認】この論点について、過去の答弁や根拠資料が見つかりませんでした。担当者が作成してください。"
+
+
+@dataclass
+class PastAnswer:
+    """A past government answer (a Diet speech) found for a point.
+
+    ``answer`` is the government speech (speaker, position, date, house, meeting and the NDL URL
+    are in its payload). ``question`` is the member's speech that preceded it, when indexed.
+    ``via`` says how it was found: "answer" (its own text matched the point) or "question" (a
+    similar past question led to it).
+    """
+
+    answer: Source
+    question: Source | None = None
+    via: str = "answer"
+    score: float = 0.0
+    kept: bool = True  # the drafter may drop a candidate; a dropped one is not used in the draft
+
+
+@dataclass
+class FollowUp:
+    """A question likely to follow (再質問予測).
+
+    Mined: the same member's next question after a past exchange similar to this point
+    (``after`` is that exchange's answer, ``source`` the next question). Generated (by an LLM,
+    ``generated=True``): an 想定問答 with no source of its own.
+    """
+
+    question: str
+    source: Source | None = None
+    after: Source | None = None
+    similarity: float = 0.0
+    generated: bool = False
+    suggested_answer: str = ""  # for generated 想定問答 only
+
+
+@dataclass
+class PointDraft:
+    """One 論点: what was found for it, its draft sentences, warnings and likely follow-ups."""
+
+    point: Point
+    past_answers: list[PastAnswer] = field(default_factory=list)
+    documents: list[Source] = field(default_factory=list)  # laws, guidelines, FAQs, white papers
+    sentences: list[AnswerSentence] = field(default_factory=list)  # citations: Draft.sources numbers
+    needs_review: bool = False  # nothing supports this point: the text is NEEDS_REVIEW
+    conflicts: list[Conflict] = field(default_factory=list)
+    followups: list[FollowUp] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The point's draft as plain text with its [n] markers."""
+        if self.needs_review:
+            return NEEDS_REVIEW
+        return "".join(s.text + "".join(f"[{n}]" for n in s.citations) for s in self.sentences)
+
+
+@dataclass
+class Draft:
+    """A whole draft answer: the analysis, one PointDraft per 論点, the numbered sources."""
+
+    question: str
+    analysis: QuestionAnalysis
+    points: list[PointDraft]
+    sources: list[Source]  # every cited passage, numbered once for the whole draft
+    method: str  # "template" | "llm"
+    warnings: list[str] = field(default_factory=list)  # Japanese, for the drafter
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def source(self, n: int) -> Source | None:
+        """The source numbered ``n``, or None."""
+        return next((s for s in self.sources if s.n == n), None)

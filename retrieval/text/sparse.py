@@ -17,7 +17,7 @@ import hashlib
 import math
 import os
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any, Literal, NamedTuple
 
 from retrieval.errors import ConfigError
@@ -77,6 +77,9 @@ class _Tok(NamedTuple):
     pos2: str
     pos3: str
 
+
+# Texts whose terms are kept (passages and sentences that answers and support checks revisit).
+TERMS_CACHE_SIZE = 4096
 
 _END = _Tok("", "", "", "")
 _SPACE = (" ", " ", "空白", "", "")
@@ -145,6 +148,8 @@ class SparseEncoder:
         self.k1, self.b, self.avglen = k1, b, avglen
         self.keep_numbers = keep_numbers
         self.max_run = max_run
+        self._terms_cache: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._cache_lock = threading.Lock()  # one encoder serves every UI session's thread
 
     # -- tokenization -------------------------------------------------------------------------
 
@@ -188,7 +193,24 @@ class SparseEncoder:
         return tok.term not in self.stop_lemmas
 
     def terms(self, text: str) -> list[str]:
-        """Terms of ``text`` in order of appearance (with repeats): lemmas, then compounds per run."""
+        """Terms of ``text`` in order of appearance (with repeats): lemmas, then compounds per run.
+
+        Answers and support checks ask again and again for the terms of the same passages and
+        sentences: recent results are kept (bounded; a copy is returned, callers may mutate it).
+        """
+        with self._cache_lock:
+            cached = self._terms_cache.get(text)
+            if cached is not None:
+                self._terms_cache.move_to_end(text)
+                return list(cached)
+        terms = self._terms(text)
+        with self._cache_lock:
+            self._terms_cache[text] = tuple(terms)
+            if len(self._terms_cache) > TERMS_CACHE_SIZE:
+                self._terms_cache.popitem(last=False)
+        return terms
+
+    def _terms(self, text: str) -> list[str]:
         toks = self._tokens(text)
         out: list[str] = []
         run: list[_Tok] = []
@@ -275,7 +297,7 @@ class SparseEncoder:
 
     def encode(self, text: str) -> SparseVector:
         """Document vector: saturated term frequency per term id (sorted by id)."""
-        terms = self.terms(text)
+        terms = self._terms(text)  # ingestion: each chunk once, not worth caching
         counts = Counter(terms)
         weights: dict[int, float] = {}
         for term, tf in counts.items():

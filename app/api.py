@@ -1,0 +1,231 @@
+"""A small JSON API over HTTP for tools that call gyosei-rag directly (and for the load test).
+
+Same answers, same access filters and same audit log as the UI and the CLI; the standard
+library's threading HTTP server, loopback by default. A client signs in once and sends the
+token it gets back (passwords are scrypt-hashed: verifying one per request would cost more than
+the answer)::
+
+    POST /api/login   {"user": "tanaka", "password": "..."}          -> {"token": "...", "expires_in": 28800}
+    POST /api/ask     {"question": "...", "filters": {...}, "mode": "hybrid"}   (Authorization: Bearer <token>)
+    POST /api/search  {"question": "...", "k": 10, "filters": {...}, "mode": "hybrid"}
+    GET  /api/health
+
+Errors come back as ``{"error": "<Japanese message>"}`` with a 4xx/5xx status; details go to the
+log only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+from app.audit import AuditLog
+from app.auth import LoginThrottle, User, UserStore
+from retrieval.answer import Answerer
+from retrieval.errors import GyoseiError
+from retrieval.query_limits import check_query
+from retrieval.settings import Settings
+from retrieval.types import Filters, SearchMode
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # a question plus filters; anything bigger is not a question
+TOKEN_TTL_S = 8 * 3600
+
+
+class ApiError(Exception):
+    """An error for the client: HTTP status and a Japanese message."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Session:
+    user: User
+    expires: float
+
+
+class GyoseiApi:
+    """The API's logic, independent of the HTTP plumbing (tests call ``handle`` directly)."""
+
+    def __init__(self, settings: Settings, users: UserStore, answerer: Answerer, audit: AuditLog | None = None,
+                 *, token_ttl_s: float = TOKEN_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.users = users
+        self.answerer = answerer
+        self.audit = audit
+        self.token_ttl_s = token_ttl_s
+        self.clock = clock
+        self.throttle = LoginThrottle()
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    # -- routing --------------------------------------------------------------------------
+    def handle(self, method: str, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """The JSON reply for one request; raises ApiError for the client's mistakes."""
+        if method == "GET" and path == "/api/health":
+            return {"status": "ok"}
+        if method != "POST":
+            raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "このメソッドは使えません。POST で送ってください。")
+        if path == "/api/login":
+            return self.login(str(body.get("user", "")), str(body.get("password", "")))
+        routes = {"/api/ask": self.ask, "/api/search": self.search}
+        if path not in routes:
+            raise ApiError(HTTPStatus.NOT_FOUND, f"{path} というAPIはありません。")
+        return routes[path](self.user_for(token), body)
+
+    # -- sign-in --------------------------------------------------------------------------
+    def login(self, name: str, password: str) -> dict[str, Any]:
+        wait = self.throttle.blocked_for(name)
+        if wait > 0:
+            raise ApiError(HTTPStatus.TOO_MANY_REQUESTS, f"サインインの失敗が続いたため、{int(wait) + 1}秒後に再度お試しください。")
+        user = self.users.authenticate(name, password)
+        if user is None:
+            self.throttle.failed(name)
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "ユーザー名またはパスワードが違います。")
+        self.throttle.succeeded(name)
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._sessions[token] = Session(user, self.clock() + self.token_ttl_s)
+        if self.audit is not None:
+            self.audit.record(user.name, "sign_in", {"via": "api"})
+        return {"token": token, "expires_in": int(self.token_ttl_s)}
+
+    def user_for(self, token: str | None) -> User:
+        with self._lock:
+            session = self._sessions.get(token or "")
+            if session is not None and session.expires < self.clock():
+                del self._sessions[token or ""]
+                session = None
+        if session is None:
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "サインインが必要です（/api/login で得たトークンを Authorization: Bearer で送ってください）。")
+        return session.user
+
+    # -- work -----------------------------------------------------------------------------
+    def ask(self, user: User, body: dict[str, Any]) -> dict[str, Any]:
+        question, filters, mode = self._question(body), _filters(body.get("filters")), _mode(body.get("mode"))
+        params = {"command": "api.ask", "question": question, "mode": mode.value, "filters": asdict(filters)}
+        answer = self._audited(user, params, lambda: self.answerer.answer(question, user.access, filters, mode),
+                               lambda a: [s.doc_id for s in a.sources])
+        return {"answer": answer.text, "refused": answer.refused, "method": answer.method,
+                "sentences": [asdict(s) for s in answer.sentences],
+                "sources": [{"n": s.n, "doc_id": s.doc_id, "chunk_id": s.chunk_id, "label": s.label, "url": s.url,
+                             "text": s.text, "highlights": s.highlights} for s in answer.sources],
+                "notes": answer.notes, "warnings": answer.warnings, "timings": answer.timings}
+
+    def search(self, user: User, body: dict[str, Any]) -> dict[str, Any]:
+        question, filters, mode = self._question(body), _filters(body.get("filters")), _mode(body.get("mode"))
+        k = body.get("k", 10)
+        if not isinstance(k, int) or not 1 <= k <= 50:
+            raise ApiError(HTTPStatus.BAD_REQUEST, "k は 1〜50 の整数で指定してください。")
+        params = {"command": "api.search", "question": question, "mode": mode.value, "k": k, "filters": asdict(filters)}
+        hits = self._audited(user, params, lambda: self.answerer.searcher.search(question, user.access, filters, mode, k),
+                             lambda hs: [str(h.payload.get("doc_id", "")) for h in hs])
+        return {"hits": [{"score": h.score, "doc_id": h.payload.get("doc_id"), "title": h.payload.get("title"),
+                          "section": h.payload.get("section"), "date": h.payload.get("date"),
+                          "url": h.payload.get("source_url"), "text": h.text} for h in hits]}
+
+    def _question(self, body: dict[str, Any]) -> str:
+        question = body.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise ApiError(HTTPStatus.BAD_REQUEST, "question（質問文）を文字列で指定してください。")
+        try:
+            check_query(question, self.settings.limits)
+        except GyoseiError as exc:
+            raise ApiError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
+        return question
+
+    def _audited(self, user: User, params: dict[str, Any], work: Callable[[], Any], doc_ids: Callable[[Any], list[str]]) -> Any:
+        try:
+            if self.audit is None:
+                return work()
+            with self.audit.track(user.name, "question", params) as event:
+                result = work()
+                event.doc_ids = doc_ids(result)
+                return result
+        except GyoseiError as exc:
+            raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, str(exc)) from exc
+
+
+def _filters(raw: Any) -> Filters:
+    if raw is None:
+        return Filters()
+    known = {f.name for f in fields(Filters)}
+    if not isinstance(raw, dict) or set(raw) - known:
+        unknown = ", ".join(sorted(set(raw) - known)) if isinstance(raw, dict) else type(raw).__name__
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"filters に使えない項目があります: {unknown}")
+    return Filters(**raw)
+
+
+def _mode(raw: Any) -> SearchMode:
+    try:
+        return SearchMode(raw or "hybrid")
+    except ValueError:
+        raise ApiError(HTTPStatus.BAD_REQUEST, "mode は hybrid、dense、sparse のいずれかです。") from None
+
+
+def make_handler(api: GyoseiApi) -> type[BaseHTTPRequestHandler]:
+    """The request handler class bound to ``api``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "gyosei-api"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self._serve("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._serve("POST")
+
+        def _serve(self, method: str) -> None:
+            try:
+                body = self._body() if method == "POST" else {}
+                auth = self.headers.get("Authorization", "")
+                token = auth[7:].strip() if auth.startswith("Bearer ") else None
+                self._reply(HTTPStatus.OK, api.handle(method, self.path.split("?", 1)[0], body, token))
+            except ApiError as exc:
+                self._reply(exc.status, {"error": exc.message})
+            except Exception:  # the client gets a short message; the details stay in the log
+                log.exception("API request failed: %s %s", method, self.path)
+                self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "内部エラーが発生しました。管理者に連絡してください。"})
+
+        def _body(self) -> dict[str, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"リクエストが大きすぎます（上限 {MAX_BODY_BYTES // 1024} KB）。")
+            try:
+                data = json.loads(self.rfile.read(length).decode("utf-8") or "{}")
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise ApiError(HTTPStatus.BAD_REQUEST, "本文が UTF-8 の JSON ではありません。") from None
+            if not isinstance(data, dict):
+                raise ApiError(HTTPStatus.BAD_REQUEST, "本文は JSON オブジェクトで送ってください。")
+            return data
+
+        def _reply(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # no question text in access logs
+            log.debug("%s %s", self.command, self.path.split("?", 1)[0])
+
+    return Handler
+
+
+def serve(api: GyoseiApi, host: str = "127.0.0.1", port: int = 8502) -> ThreadingHTTPServer:
+    """A started-on-demand HTTP server for ``api`` (call ``serve_forever`` on it)."""
+    server = ThreadingHTTPServer((host, port), make_handler(api))
+    server.daemon_threads = True
+    return server

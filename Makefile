@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
-# Debian packages the tests use: LibreOffice converts .doc files and makes test PDFs.
-TEST_DEBS := libreoffice-writer-nogui
+# Debian packages the tests use: LibreOffice converts .doc files and makes test PDFs; chromium,
+# its driver and a Japanese font for the real-browser UI test (screenshots must show Japanese).
+TEST_DEBS := libreoffice-writer-nogui chromium chromium-driver fonts-ipafont
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # llama-cpp-python (LLM integration tests) builds from source. A native build picks up AMX on
 # some Xeons and crashes on the first token, and pip's wheel cache ignores CMAKE_ARGS: so its

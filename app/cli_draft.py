@@ -1,0 +1,209 @@
+"""``gyosei draft``: a Diet-answer draft (答弁案) from a question file (a thin face over retrieval.draft).
+
+Example::
+
+    gyosei draft 質問主意書.txt --out 答弁案.docx --markdown 答弁案.md
+    gyosei draft question.txt --clearance 2 --groups zaimu,all
+
+The question file is plain text in UTF-8 (with or without BOM), UTF-16 with BOM, or CP932
+(Shift_JIS, as Windows tools often save it). The draft is printed per 論点 with its citations,
+warnings and likely follow-ups, and written as Word and/or Markdown when asked.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from app.answer_view import FLAG_LABELS
+from retrieval.errors import GyoseiError
+from retrieval.settings import Settings
+from retrieval.types import Access
+
+if TYPE_CHECKING:
+    from retrieval.draft_types import Draft
+
+console = Console()
+err_console = Console(stderr=True)
+
+# A question (even a long 質問主意書) is a few pages; anything bigger is the wrong file.
+MAX_QUESTION_BYTES = 1_000_000
+
+
+class QuestionFileError(GyoseiError):
+    """The question file is missing, unreadable, empty or not text."""
+
+
+def read_question(path: Path) -> str:
+    """The question text of ``path`` (UTF-8, UTF-16 with BOM or CP932); QuestionFileError otherwise."""
+    if not path.exists():
+        raise QuestionFileError(f"質問ファイル {path} が見つかりません。ファイル名とフォルダを確認してください。")
+    if path.is_dir():
+        raise QuestionFileError(f"{path} はフォルダです。質問を書いたテキストファイルを指定してください。")
+    try:
+        size = path.stat().st_size
+        if size > MAX_QUESTION_BYTES:
+            raise QuestionFileError(
+                f"質問ファイル {path} が大きすぎます（{size:,}バイト、上限{MAX_QUESTION_BYTES:,}バイト）。"
+                "質問の本文だけを保存したテキストファイルを指定してください。"
+            )
+        raw = path.read_bytes()
+    except PermissionError as exc:
+        raise QuestionFileError(f"質問ファイル {path} を読む権限がありません。ファイルの権限を確認してください。") from exc
+    except OSError as exc:
+        raise QuestionFileError(f"質問ファイル {path} を読めません（{exc.strerror or exc}）。") from exc
+    text = _decode(path, raw)
+    if not text.strip():
+        raise QuestionFileError(f"質問ファイル {path} は空です。質問の本文を保存してから指定してください。")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise QuestionFileError(f"質問ファイル {path} を UTF-16 として読めません（{exc.start}バイト目）。") from exc
+    if b"\x00" in raw:
+        raise QuestionFileError(
+            f"質問ファイル {path} はテキストファイルではないようです（Word 文書などはテキスト形式で保存し直してください）。"
+        )
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise QuestionFileError(
+        f"質問ファイル {path} の文字コードを判別できません。UTF-8 または Shift_JIS（CP932）で保存し直してください。"
+    )
+
+
+def build_drafter(settings: Settings, embedder: Any, index: Any) -> Any:
+    """The Drafter for the configured index, embedder and LLM (``retrieval.draft``, loaded lazily)."""
+    from app import factory
+
+    make = getattr(factory, "build_drafter", None)
+    if make is None:
+        raise GyoseiError(
+            "答弁案の作成機能（app.factory.build_drafter）がまだ組み込まれていません。開発担当者に連絡してください。"
+        )
+    return make(settings, embedder, index)
+
+
+def _fail(exc: GyoseiError) -> None:
+    err_console.print(f"[bold red]エラー:[/] {escape(str(exc))}")
+    sys.exit(2)
+
+
+@click.command("draft")
+@click.argument("question_file", type=click.Path(path_type=Path, dir_okay=True))
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), help="Word 文書（.docx）の出力先")
+@click.option("--markdown", "md_path", type=click.Path(path_type=Path, dir_okay=False), help="Markdown の出力先")
+@click.option("--clearance", type=click.IntRange(1, 3), default=1, show_default=True, help="利用者の機密性クリアランス")
+@click.option("--groups", default="all", show_default=True, help="利用者の所属グループ（カンマ区切り）")
+def draft_command(question_file: Path, out_path: Path | None, md_path: Path | None, clearance: int, groups: str) -> None:
+    """質問（委員会の質問や質問主意書）から、出典付きの答弁案を作成します。"""
+    from app.cli_audit import audited
+    from app.factory import build_embedder, build_index
+
+    try:
+        question = read_question(question_file)
+    except GyoseiError as exc:
+        _fail(exc)
+    if out_path is not None and out_path.suffix.lower() != ".docx":
+        _fail(GyoseiError(f"--out には .docx のファイル名を指定してください（指定: {out_path}）。"))
+    try:
+        settings = Settings.load()
+    except GyoseiError as exc:
+        _fail(exc)
+    access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
+    params = {"question_file": str(question_file), "access": asdict(access),
+              "out": str(out_path) if out_path else None, "markdown": str(md_path) if md_path else None}
+    try:
+        with audited(settings, "draft", params) as event:
+            embedder = build_embedder(settings)
+            index = build_index(settings, embedder, read_only=True)
+            try:
+                with console.status("答弁案を作成しています…"):
+                    draft = build_drafter(settings, embedder, index).draft(question, access)
+            finally:
+                index.close()
+            event.doc_ids = [s.doc_id for s in draft.sources]
+            event.outcome = "needs_review" if any(p.needs_review for p in draft.points) else "ok"
+            event.parameters["method"] = draft.method
+    except GyoseiError as exc:
+        _fail(exc)
+    print_draft(console, draft)
+    _write(draft, out_path, md_path)
+
+
+def _write(draft: Draft, out_path: Path | None, md_path: Path | None) -> None:
+    from app.draft_export import draft_to_docx, draft_to_markdown
+
+    for path, kind in ((out_path, "Word 文書"), (md_path, "Markdown")):
+        if path is None:
+            continue
+        try:
+            if path.parent and not path.parent.exists():
+                raise QuestionFileError(f"{kind}の出力先フォルダ {path.parent} がありません。フォルダを作成するか、出力先を確認してください。")
+            if kind == "Markdown":
+                path.write_text(draft_to_markdown(draft), encoding="utf-8")
+            else:
+                draft_to_docx(draft, path)
+        except PermissionError:
+            _fail(GyoseiError(f"{kind} {path} に書き込む権限がありません（Word で開いたままではありませんか）。"))
+        except OSError as exc:
+            _fail(GyoseiError(f"{kind} {path} を書き込めません（{exc.strerror or exc}）。"))
+        except GyoseiError as exc:
+            _fail(exc)
+        console.print(f"{kind}を書き出しました: {escape(str(path))}")
+
+
+def print_draft(console: Console, draft: Draft) -> None:
+    """Print ``draft`` for a terminal user: per 論点 問/答 with [n], warnings, follow-ups, sources."""
+    from app.draft_export import KIND_LABELS, source_line
+
+    for warning in draft.warnings:
+        console.print(f"[yellow]注意: {escape(warning)}[/]")
+    console.print("[bold]答弁案[/]")
+    for i, pd in enumerate(draft.points, 1):
+        label = f"（{escape(pd.point.label)}）" if pd.point.label else ""
+        mark = " [bold red]【要確認】[/]" if pd.needs_review or any(s.flags for s in pd.sentences) else ""
+        console.print(f"\n[bold]論点{i}{label}[/]{mark}")
+        console.print(f"  [bold]問[/] {escape(pd.point.text)}")
+        if pd.needs_review:
+            console.print(f"  [bold]答[/] [red]{escape(pd.text)}[/]")
+        else:
+            body = ""
+            for s in pd.sentences:
+                body += escape(s.text) + f"[cyan]{escape(''.join(f'[{n}]' for n in s.citations))}[/]"
+                if s.flags:
+                    body += f"[red]（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）[/]"
+            console.print(f"  [bold]答[/] {body}")
+        for c in pd.conflicts:
+            console.print(f"  [bold red]矛盾の可能性（{escape(KIND_LABELS.get(c.kind, c.kind))}）[/]: {escape(c.reason)}")
+            console.print(f"    答弁案: {escape(c.claim)}")
+            console.print(f"    過去　: {escape(c.evidence)}" + (f" [dim]（{escape(c.evidence_source.label)}）[/]" if c.evidence_source else ""))
+        for f in pd.followups:
+            if f.generated:
+                console.print(f"  [magenta]想定問[/] {escape(f.question)} [dim]（LLMによる生成）[/]")
+                if f.suggested_answer:
+                    console.print(f"    想定答: {escape(f.suggested_answer)}")
+            else:
+                console.print(f"  [magenta]再質問予測[/] {escape(f.question)}")
+                if f.source is not None:
+                    console.print(f"    [dim]出典: {escape(source_line(f.source))}[/]")
+    console.print("\n[bold]出典[/]")
+    if not draft.sources:
+        console.print("  （出典なし）")
+    for s in draft.sources:
+        console.print(f" [{s.n}] {escape(source_line(s))}", soft_wrap=True)
+    total = draft.timings.get("total")
+    if total is not None:
+        console.print(f"\n[dim]{draft.method} / {total:.1f} 秒[/]")

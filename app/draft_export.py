@@ -1,0 +1,326 @@
+"""A Diet-answer draft as a Word document (.docx) and as Markdown, in the conventional layout.
+
+Layout (both formats): title 答弁案, who asks where, warnings, the question; then per 論点 「問」
+(the point) and 「答」 (the draft with its [n]), points without support marked 【要確認】; the
+sources as a numbered list whose numbers are the [n] of the draft (label, date, speaker and
+position, URL); a separate 「矛盾チェック」 section with each possible contradiction's two
+sentences side by side and the reason; and 「再質問予測」 (mined follow-ups with their sources,
+generated 想定問答 marked as such). Japanese text uses a Mincho font (``w:eastAsia``).
+
+>>> draft_to_docx(draft, "draft.docx")  # doctest: +SKIP
+>>> Path("draft.md").write_text(draft_to_markdown(draft), encoding="utf-8")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import IO, Any
+
+from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, AnswerSentence, Source
+from retrieval.draft_types import NEEDS_REVIEW, Draft, FollowUp, PointDraft
+from retrieval.verify import Conflict
+
+__all__ = ["draft_to_docx", "draft_to_markdown", "source_line", "REVIEW_MARK"]
+
+REVIEW_MARK = "【要確認】"
+BODY_FONT = "游明朝"
+HEADING_FONT = "游ゴシック"
+FLAG_NOTES = {
+    FLAG_UNCITED: "出典なし",
+    FLAG_INVALID_CITATION: "存在しない出典番号を削除",
+    FLAG_UNSUPPORTED: "出典で裏付けられません",
+}
+KIND_LABELS = {
+    "number": "数値", "date": "日付", "polarity": "肯定・否定", "modality": "方針・表現",
+    "law": "法令・条番号", "nli": "意味（NLI判定）",
+}
+METHOD_LABELS = {"template": "定型文による組立て（LLMなし）", "llm": "LLMによる生成（出典を検証済み）"}
+
+
+# -- shared text pieces ----------------------------------------------------------------------------
+
+
+def _meta(draft: Draft) -> list[str]:
+    a = draft.analysis
+    pairs = [("質問者", a.member), ("会派", a.party), ("委員会", a.committee), ("院", a.house)]
+    lines = [f"{k}：{v}" for k, v in pairs if v]
+    lines.append(f"作成方法：{METHOD_LABELS.get(draft.method, draft.method)}")
+    lines.append(f"作成日：{dt.date.today().isoformat()}")
+    return lines
+
+
+def _point_title(i: int, pd: PointDraft) -> str:
+    label = f"（{pd.point.label}）" if pd.point.label else ""
+    marks = REVIEW_MARK if _needs_review(pd) else ""
+    if pd.conflicts:
+        marks += "【矛盾の可能性あり】"
+    return f"論点{i}{label}{marks}"
+
+
+def _needs_review(pd: PointDraft) -> bool:
+    return pd.needs_review or any(s.flags for s in pd.sentences)
+
+
+def _sentence(s: AnswerSentence) -> tuple[str, str, str]:
+    """(text, citation marks, review note) of one draft sentence."""
+    marks = "".join(f"[{n}]" for n in s.citations)
+    note = f"{REVIEW_MARK[:-1]}：{'、'.join(FLAG_NOTES.get(f, f) for f in s.flags)}】" if s.flags else ""
+    return s.text, marks, note
+
+
+def source_line(src: Source) -> str:
+    """One line naming a source: label, then date, speaker/position and URL when the label lacks them."""
+    p = src.payload
+    parts = [src.label or src.doc_id]
+    date = p.get("date")
+    if date and str(date)[:10] not in parts[0]:
+        parts.append(str(date)[:10])
+    speaker = p.get("speaker")
+    if speaker and speaker not in parts[0]:
+        position = p.get("speaker_position") or p.get("speaker_role")
+        parts.append(f"{speaker}（{position}）" if position else speaker)
+    if src.url:
+        parts.append(src.url)
+    return " ／ ".join(parts)
+
+
+def _evidence_name(draft: Draft, src: Source | None) -> str:
+    if src is None:
+        return ""
+    numbered = draft.source(src.n) if src.n else None
+    if numbered is not None and numbered.chunk_id == src.chunk_id:
+        return f"[{src.n}] {numbered.label}"
+    return src.label
+
+
+def _followup_lines(f: FollowUp) -> list[tuple[str, str]]:
+    """(caption, text) rows describing one follow-up."""
+    if f.generated:
+        rows = [("想定問", f.question)]
+        if f.suggested_answer:
+            rows.append(("想定答", f.suggested_answer))
+        rows.append(("", "（LLMによる生成です。内容を必ず確認してください）"))
+        return rows
+    rows = [("問", f.question)]
+    if f.source is not None:
+        rows.append(("出典", source_line(f.source)))
+    if f.after is not None:
+        rows.append(("直前の答弁", source_line(f.after)))
+    rows.append(("類似度", f"{f.similarity:.2f}"))
+    return rows
+
+
+# -- Markdown --------------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def draft_to_markdown(draft: Draft) -> str:
+    """The draft as Markdown (same sections as the Word document)."""
+    out: list[str] = ["# 答弁案", ""]
+    out += [f"- {line}" for line in _meta(draft)] + [""]
+    review = [i for i, pd in enumerate(draft.points, 1) if _needs_review(pd)]
+    if review:
+        out += [f"> **{REVIEW_MARK}** 論点{'、'.join(map(str, review))}は担当者の確認が必要です。", ""]
+    for w in draft.warnings:
+        out += [f"> **注意**：{w}", ""]
+    out += ["## 質問", ""] + [f"> {line}" if line.strip() else ">" for line in draft.question.strip().splitlines()] + [""]
+    out += ["## 答弁", ""]
+    for i, pd in enumerate(draft.points, 1):
+        out += [f"### {_point_title(i, pd)}", "", f"**問**　{pd.point.text}", ""]
+        if pd.needs_review:
+            out += [f"**答**　**{NEEDS_REVIEW}**", ""]
+        else:
+            body = "".join(t + m + (f"**{n}**" if n else "") for t, m, n in map(_sentence, pd.sentences))
+            out += [f"**答**　{body}", ""]
+        past = [pa for pa in pd.past_answers if pa.kept]
+        if past:
+            out += ["参考（過去の答弁）：", ""] + [f"- {source_line(pa.answer)}" for pa in past] + [""]
+    out += ["## 出典", ""]
+    out += [f"[{s.n}] {source_line(s)}  " for s in draft.sources] or ["（出典なし）"]
+    out += ["", "## 矛盾チェック", ""]
+    conflicts = [(i, c) for i, pd in enumerate(draft.points, 1) for c in pd.conflicts]
+    if conflicts:
+        out += ["| 論点 | 答弁案の文 | 過去の答弁・資料の文 | 理由 |", "| --- | --- | --- | --- |"]
+        for i, c in conflicts:
+            evidence = c.evidence + (f"<br>（{_evidence_name(draft, c.evidence_source)}）" if c.evidence_source else "")
+            reason = f"{KIND_LABELS.get(c.kind, c.kind)}：{c.reason}"
+            out.append(f"| 論点{i} | {_cell(c.claim)} | {_cell(evidence)} | {_cell(reason)} |")
+    else:
+        out.append("矛盾の可能性がある文は検出されませんでした。")
+    out += ["", "## 再質問予測", ""]
+    if not any(pd.followups for pd in draft.points):
+        out.append("類似する過去のやり取りは見つかりませんでした。")
+    for i, pd in enumerate(draft.points, 1):
+        if not pd.followups:
+            continue
+        out += [f"### 論点{i}", ""]
+        for f in pd.followups:
+            rows = _followup_lines(f)
+            out.append(f"- **{rows[0][0]}**　{rows[0][1]}")
+            out += [f"  - {cap}：{text}" if cap else f"  - {text}" for cap, text in rows[1:]]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# -- Word ------------------------------------------------------------------------------------------
+
+
+def _set_fonts(rpr: Any, font: str) -> None:
+    """Explicit fonts for Latin and East Asian text (theme fonts would override them)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = OxmlElement("w:rFonts")
+        rpr.insert(0, rfonts)
+    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        rfonts.attrib.pop(qn(attr), None)
+    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        rfonts.set(qn(attr), font)
+
+
+def _prepare(doc: Any) -> None:
+    from docx.oxml.ns import qn
+    from docx.shared import Mm, Pt, RGBColor
+
+    defaults = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    _set_fonts(defaults, BODY_FONT)
+    lang = defaults.find(qn("w:lang"))
+    if lang is not None:
+        lang.set(qn("w:eastAsia"), "ja-JP")
+    for name in ("Normal", "Heading 1", "Heading 2", "Heading 3"):
+        style = doc.styles[name]
+        _set_fonts(style.element.get_or_add_rPr(), BODY_FONT if name == "Normal" else HEADING_FONT)
+        if name != "Normal":
+            style.font.color.rgb = RGBColor(0, 0, 0)
+    doc.styles["Normal"].font.size = Pt(10.5)
+    for section in doc.sections:  # A4 portrait, the usual margins of government documents
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.left_margin = section.right_margin = Mm(25)
+        section.top_margin = section.bottom_margin = Mm(25)
+
+
+def _para(doc_or_cell: Any, *runs: tuple[str, dict[str, Any]] | str) -> Any:
+    """A paragraph of runs: plain strings, or (text, {"bold": True, "red": True, "size": 9})."""
+    from docx.shared import Pt, RGBColor
+
+    p = doc_or_cell.add_paragraph()
+    for run in runs:
+        text, fmt = (run, {}) if isinstance(run, str) else run
+        r = p.add_run(text)
+        r.bold = fmt.get("bold") or None
+        if fmt.get("red"):
+            r.font.color.rgb = RGBColor(0xC0, 0, 0)
+        if fmt.get("size"):
+            r.font.size = Pt(fmt["size"])
+    return p
+
+
+def _cell_text(cell: Any, *runs: tuple[str, dict[str, Any]] | str) -> None:
+    cell.paragraphs[0]._element.getparent().remove(cell.paragraphs[0]._element)  # python-docx's empty one
+    _para(cell, *runs)
+
+
+def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes]) -> None:
+    """Write the draft as a Word document to a path or a binary stream."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Pt
+
+    doc = Document()
+    _prepare(doc)
+    title = _para(doc, ("答弁案", {"bold": True, "size": 16}))
+    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    for line in _meta(draft):
+        _para(doc, (line, {"size": 9})).alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    review = [i for i, pd in enumerate(draft.points, 1) if _needs_review(pd)]
+    if review:
+        _para(doc, (f"{REVIEW_MARK}論点{'、'.join(map(str, review))}は担当者の確認が必要です。", {"bold": True, "red": True}))
+    for w in draft.warnings:
+        _para(doc, ("注意：", {"bold": True}), w)
+
+    doc.add_heading("質問", level=1)
+    for line in draft.question.strip().splitlines():
+        if line.strip():
+            _para(doc, line)
+
+    doc.add_heading("答弁", level=1)
+    for i, pd in enumerate(draft.points, 1):
+        doc.add_heading(_point_title(i, pd), level=2)
+        _para(doc, ("問　", {"bold": True}), pd.point.text)
+        answer = _para(doc, ("答　", {"bold": True}))
+        if pd.needs_review:
+            r = answer.add_run(NEEDS_REVIEW)
+            r.bold = True
+            r.font.color.rgb = _red()
+        for text, marks, note in map(_sentence, pd.sentences if not pd.needs_review else []):
+            answer.add_run(text)
+            if marks:
+                answer.add_run(marks).font.superscript = True
+            if note:
+                r = answer.add_run(note)
+                r.bold, r.font.color.rgb = True, _red()
+        past = [pa for pa in pd.past_answers if pa.kept]
+        if past:
+            _para(doc, ("参考（過去の答弁）", {"bold": True, "size": 9}))
+            for pa in past:
+                _para(doc, ("・" + source_line(pa.answer), {"size": 9}))
+
+    doc.add_heading("出典", level=1)
+    if not draft.sources:
+        _para(doc, "（出典なし）")
+    for s in draft.sources:
+        p = _para(doc, (f"[{s.n}] ", {"bold": True}), source_line(s))
+        p.paragraph_format.left_indent = Pt(21)
+        p.paragraph_format.first_line_indent = Pt(-21)
+
+    doc.add_heading("矛盾チェック", level=1)
+    conflicts = [(i, c) for i, pd in enumerate(draft.points, 1) for c in pd.conflicts]
+    if not conflicts:
+        _para(doc, "矛盾の可能性がある文は検出されませんでした。")
+    else:
+        _para(doc, "答弁案の文と、同じ事項についての過去の答弁・資料の文を並べています。理由を確認のうえ修正してください。")
+        table = doc.add_table(rows=1, cols=2)
+        table.style = "Table Grid"
+        _cell_text(table.rows[0].cells[0], ("答弁案の文", {"bold": True}))
+        _cell_text(table.rows[0].cells[1], ("過去の答弁・資料の文", {"bold": True}))
+        for i, c in conflicts:
+            _conflict_rows(table, draft, i, c)
+
+    doc.add_heading("再質問予測", level=1)
+    if not any(pd.followups for pd in draft.points):
+        _para(doc, "類似する過去のやり取りは見つかりませんでした。")
+    for i, pd in enumerate(draft.points, 1):
+        if not pd.followups:
+            continue
+        doc.add_heading(f"論点{i}", level=2)
+        for f in pd.followups:
+            for cap, text in _followup_lines(f):
+                runs = [(f"{cap}　", {"bold": cap in ("問", "想定問", "想定答")}), text] if cap else [(text, {"size": 9})]
+                p = _para(doc, *runs)
+                if cap not in ("問", "想定問"):
+                    p.paragraph_format.left_indent = Pt(21)
+    doc.save(path_or_stream)
+
+
+def _conflict_rows(table: Any, draft: Draft, i: int, c: Conflict) -> None:
+    row = table.add_row().cells
+    _cell_text(row[0], (f"論点{i}：", {"size": 9}), c.claim)
+    runs: list[Any] = [c.evidence]
+    if c.evidence_source is not None:
+        runs.append((f"\n（{_evidence_name(draft, c.evidence_source)}）", {"size": 9}))
+    _cell_text(row[1], *runs)
+    reason = table.add_row().cells
+    merged = reason[0].merge(reason[1])
+    _cell_text(merged, ("理由：", {"bold": True}), f"{KIND_LABELS.get(c.kind, c.kind)} — {c.reason}")
+
+
+def _red() -> Any:
+    from docx.shared import RGBColor
+
+    return RGBColor(0xC0, 0, 0)

@@ -35,7 +35,7 @@ from ingest.readers import read_path
 from retrieval.embedder import Embedder
 from retrieval.errors import GyoseiError, ReaderError
 from retrieval.index.base import Index
-from retrieval.settings import ChunkSettings, SecuritySettings
+from retrieval.settings import ChunkSettings, LimitsSettings, SecuritySettings
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import DOC_TYPES, Chunk, DocInfo
 
@@ -138,6 +138,7 @@ class Ingestor:
         observer: IngestObserver | None = None,
         batch_size: int = 128,
         overlap: bool = True,
+        limits: LimitsSettings | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -147,6 +148,7 @@ class Ingestor:
         self.data_dir = data_dir
         self.observer = observer or NullObserver()
         self.batch_size = batch_size
+        self.limits = limits or LimitsSettings()  # file size, zip bombs, parse timeout
         self.overlap = overlap  # False only to measure what overlapping saves
         self._pending: list[Chunk] = []
         self._executor: ThreadPoolExecutor | None = None
@@ -202,7 +204,7 @@ class Ingestor:
     def _ingest_file(self, item: Candidate, options: IngestOptions, seen_docs: set[str]) -> FileResult:
         result = FileResult(str(item.path), "skipped")
         try:
-            for doc in read_path(item.path, item.doc_id, on_problem=result.reasons.append):
+            for doc in read_path(item.path, item.doc_id, on_problem=result.reasons.append, limits=self.limits):
                 doc.source_path = item.doc_id  # the stable id of the file it came from
                 try:
                     self._apply_defaults(doc, item, options)

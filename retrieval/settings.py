@@ -74,6 +74,23 @@ class SecuritySettings(BaseModel):
     default_groups: list[str] = Field(default_factory=lambda: ["all"])
 
 
+class LimitsSettings(BaseModel):
+    """Hardening limits: what an uploaded or ingested file and a question may be at most.
+
+    A file over a limit is refused with a Japanese reason (``ingest.safety.check_file``); a parse
+    running longer than ``parse_timeout_s`` is stopped (0 turns the time limit off and parses
+    in-process); a longer question is refused (``retrieval.query_limits.check_query``).
+    """
+
+    max_file_mb: float = Field(default=100, gt=0)
+    max_zip_entries: int = Field(default=10_000, ge=1)  # DOCX: entries in the ZIP container
+    max_unzipped_mb: float = Field(default=512, gt=0)  # DOCX: total size once uncompressed
+    max_zip_ratio: float = Field(default=100, gt=1)  # DOCX: per-entry uncompressed/compressed
+    parse_timeout_s: float = Field(default=120, ge=0)
+    max_query_chars: int = Field(default=2000, ge=1)
+    max_filename_chars: int = Field(default=120, ge=8)
+
+
 class SearchSettings(BaseModel):
     """Hybrid search: the reciprocal-rank-fusion constant (tuned with ``python -m eval.tune_fusion``)."""
 
@@ -112,6 +129,47 @@ class LLMSettings(BaseModel):
         return self.provider != "none"
 
 
+class AuditSettings(BaseModel):
+    """The audit log (who asked, drafted, exported, ingested or deleted what, and when).
+
+    ``url``: ``sqlite:///var/audit.sqlite3`` (the default, a file next to the index) or a
+    PostgreSQL server for several instances, ``postgresql+psycopg://user@host:5432/db`` (needs the
+    ``psycopg`` package; put the password in ``password`` or libpq's ~/.pgpass, not in the URL).
+    ``retention_days``: ``gyosei audit purge`` removes older events (set by the agency's rules).
+    ``user``: the name the CLI records (default: the login name).
+    """
+
+    url: str = "sqlite:///var/audit.sqlite3"
+    password: SecretStr | None = None
+    retention_days: int = Field(default=1095, ge=1)
+    user: str | None = None
+
+
+class AuthSettings(BaseModel):
+    """Who may sign in to the UI, and what they may read.
+
+    Embedded default: a local users file (``users_file``, JSON with salted scrypt hashes, managed
+    with ``gyosei user add``). ``oidc = true``: single sign-on with Streamlit's ``st.login``
+    (provider settings in ``.streamlit/secrets.toml`` ``[auth]``; needs ``Authlib``), the identity
+    token's claims mapped to clearance (``clearance_claim``, else the highest level that
+    ``clearance_by_group`` gives the user's groups, else ``default_clearance``) and groups
+    (``groups_claim``, a list or a comma-separated string). Members of ``admin_groups`` (or users
+    with the ``admin`` role in the users file) may manage documents and see the usage dashboard.
+    """
+
+    users_file: Path = Path("var/users.json")
+    oidc: bool = False
+    oidc_provider: str | None = None  # the [auth.<name>] section; None: the [auth] section itself
+    name_claim: str = "email"
+    clearance_claim: str = "clearance"
+    groups_claim: str = "groups"
+    default_clearance: int = Field(default=1, ge=1, le=3)
+    clearance_by_group: dict[str, int] = Field(default_factory=dict)
+    admin_groups: list[str] = Field(default_factory=lambda: ["gyosei-admin"])
+    max_failures: int = Field(default=5, ge=1)  # wrong passwords for one name before a pause
+    lockout_s: float = Field(default=300, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything configurable. See the README's settings table."""
 
@@ -129,6 +187,9 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def settings_customise_sources(

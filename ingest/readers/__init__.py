@@ -8,10 +8,13 @@ touched when such a file is met.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ingest.document import Document
 from retrieval.errors import ReaderError
+
+if TYPE_CHECKING:
+    from retrieval.settings import LimitsSettings
 
 SNIFF_BYTES = 8192
 # e-Gov law pages open with ~27 KB of CSS before the markers that identify them.
@@ -27,17 +30,36 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def read_path(path: Path, doc_id: str, on_problem: Callable[[str], None] | None = None) -> Iterator[Document]:
+def read_path(
+    path: Path,
+    doc_id: str,
+    on_problem: Callable[[str], None] | None = None,
+    limits: LimitsSettings | None = None,
+) -> Iterator[Document]:
     """Yield the documents in ``path``; ``doc_id`` names single-document files.
 
     Record files (Diet minutes, JSONL, e-Gov law XML) give their documents ids of their own.
     ``on_problem`` receives (Japanese) reasons for parts skipped inside a usable file, such as a
-    bad line of a JSONL file.
+    bad line of a JSONL file. ``limits`` (default: ``LimitsSettings()``) bound the file's size and
+    ZIP expansion (:func:`ingest.safety.check_file`, before any parser runs) and the parse time of
+    formats whose parsers can hang (PDF, Word, HTML), which then run in a child process.
     """
     ext = path.suffix.lower()
     if ext not in SUPPORTED_EXTENSIONS:
         supported = "、".join(sorted(SUPPORTED_EXTENSIONS))
         raise ReaderError(path, f"対応していないファイル形式です（拡張子 {ext or 'なし'}）。対応形式: {supported}")
+    from ingest.safety import HANGABLE_EXTENSIONS, check_file, parse_with_timeout
+
+    if limits is None:
+        from retrieval.settings import LimitsSettings
+
+        limits = LimitsSettings()
+    check_file(path, limits)
+
+    def parse(fn: Callable[..., Any], *args: Any) -> Any:
+        seconds = limits.parse_timeout_s if ext in HANGABLE_EXTENSIONS else 0
+        return parse_with_timeout(fn, path, seconds, *args)
+
     try:
         with path.open("rb") as fh:
             head = fh.read(HTML_SNIFF_BYTES if ext in {".html", ".htm"} else SNIFF_BYTES)
@@ -74,25 +96,22 @@ def read_path(path: Path, doc_id: str, on_problem: Callable[[str], None] | None 
         from ingest.readers.laws import looks_like_egov_html, read_egov_html
 
         if looks_like_egov_html(head):
-            yield read_egov_html(path)
+            yield parse(read_egov_html)
         else:
             from ingest.readers import files
 
-            yield files.read_html(path, doc_id)
+            yield parse(files.read_html, doc_id)
     else:
         from ingest.readers import files
 
         if ext == ".txt":
             yield _streamed_text(path, doc_id)
             return
-        reader = {
-            ".pdf": files.read_pdf,
-            ".docx": files.read_docx,
-            ".doc": files.read_doc,
-            ".md": files.read_md,
-            ".markdown": files.read_md,
-        }[ext]
-        yield reader(path, doc_id)
+        if ext in {".md", ".markdown"}:
+            yield files.read_md(path, doc_id)  # a line parser: nothing in it can hang
+            return
+        reader = {".pdf": files.read_pdf, ".docx": files.read_docx, ".doc": files.read_doc}[ext]
+        yield parse(reader, doc_id)
 
 
 class _TextSections:

@@ -46,6 +46,7 @@ _CHARSET_ALIASES = {"shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932",
 _CJK = r"\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 _CJK_NEWLINE = re.compile(rf"(?<=[{_CJK}])[ \t\r]*\n\s*(?=[{_CJK}])")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BR = "\x00"  # marks a <br> inside collected inline text (NUL never survives decoding checks)
 
 
@@ -163,7 +164,8 @@ def read_html(path: Path, doc_id: str) -> Document:
         raise ReaderError(path, f"HTMLファイルを読めません（{exc.strerror or exc}）。") from None
     encoding = _encoding(path, data)
     try:
-        text = _XML_DECL.sub("", data.decode(encoding)).replace("\x00", "")
+        # Control characters (a vertical tab from Word's HTML export) make lxml's drop_tree fail.
+        text = _CONTROL_CHARS.sub("", _XML_DECL.sub("", data.decode(encoding)))
         root = lxml.html.document_fromstring(text)
     except UnicodeDecodeError:
         raise ReaderError(path, f"HTMLファイルを{encoding}として読めません。") from None

@@ -48,6 +48,7 @@ system-deps:
 index: install
 	$(BIN)/gyosei setup
 	$(BIN)/gyosei ingest data_samples --sync
+	$(BIN)/gyosei user demo
 
 run: index
 	$(BIN)/streamlit run app/Home.py --server.address $(HOST) --server.port $(PORT) \

@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.answer_view import FLAG_LABELS
+from app.draft_service import make_draft
+from app.factory import build_drafter, build_followups
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
 from retrieval.types import Access
@@ -84,18 +86,6 @@ def _decode(path: Path, raw: bytes) -> str:
     )
 
 
-def build_drafter(settings: Settings, embedder: Any, index: Any) -> Any:
-    """The Drafter for the configured index, embedder and LLM (``retrieval.draft``, loaded lazily)."""
-    from app import factory
-
-    make = getattr(factory, "build_drafter", None)
-    if make is None:
-        raise GyoseiError(
-            "答弁案の作成機能（app.factory.build_drafter）がまだ組み込まれていません。開発担当者に連絡してください。"
-        )
-    return make(settings, embedder, index)
-
-
 def _fail(exc: GyoseiError) -> None:
     err_console.print(f"[bold red]エラー:[/] {escape(str(exc))}")
     sys.exit(2)
@@ -130,8 +120,9 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
             embedder = build_embedder(settings)
             index = build_index(settings, embedder, read_only=True)
             try:
-                with console.status("答弁案を作成しています…"):
-                    draft = build_drafter(settings, embedder, index).draft(question, access)
+                with console.status("答弁案を作成しています…") as status:
+                    draft = make_draft(build_drafter(settings, embedder, index), build_followups(settings, embedder, index),
+                                       question, access, on_progress=status.update)
             finally:
                 index.close()
             event.doc_ids = [s.doc_id for s in draft.sources]

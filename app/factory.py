@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from retrieval.answer import Answerer
 from retrieval.embedder import Embedder, embedder_from_settings
 from retrieval.llm import chat_model_from_settings
@@ -11,6 +13,11 @@ from retrieval.search import Searcher
 from retrieval.settings import Settings
 from retrieval.support import SupportScorer
 from retrieval.text.sparse import SparseEncoder
+
+if TYPE_CHECKING:
+    from retrieval.draft import Drafter
+    from retrieval.followup import FollowUpMiner
+    from retrieval.verify import ContradictionChecker
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -41,3 +48,33 @@ def build_answerer(settings: Settings, embedder: Embedder, index: Index) -> Answ
             timeout = min(settings.llm.timeout_s, 15.0)
             expand = lambda question: expand_query(question, chat_model, timeout)  # noqa: E731
     return Answerer(searcher, embedder, scorer, settings.answer, llm=llm, expand=expand)
+
+
+def build_checker(settings: Settings, embedder: Embedder, sparse: SparseEncoder) -> "ContradictionChecker":
+    """The 矛盾チェック: rules, plus an NLI judge (the configured LLM, else the small classifier,
+    trained once into the cache on first use: ``gyosei setup`` does it ahead of time)."""
+    from retrieval.nli import LLMJudge, classifier_from_cache
+    from retrieval.verify import ContradictionChecker
+
+    chat_model = chat_model_from_settings(settings.llm)
+    judge = LLMJudge(chat_model) if chat_model is not None else classifier_from_cache(embedder, settings.embedding.cache_dir)
+    return ContradictionChecker(embedder, sparse, judge)
+
+
+def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Drafter":
+    """The Diet-answer drafter: past answers and documents per 論点, templates or the LLM, 矛盾チェック."""
+    from retrieval.draft import Drafter
+    from retrieval.past_answers import PastAnswerFinder
+
+    searcher = build_searcher(settings, embedder, index)
+    return Drafter(PastAnswerFinder(searcher, rrf_k=settings.search.rrf_k), embedder, searcher.sparse,
+                   build_checker(settings, embedder, searcher.sparse), chat_model_from_settings(settings.llm),
+                   min_relevance=settings.answer.min_relevance, llm_timeout_s=settings.llm.timeout_s)
+
+
+def build_followups(settings: Settings, embedder: Embedder, index: Index) -> "FollowUpMiner":
+    """再質問予測: follow-ups mined from the indexed minutes (and 想定問答 from the LLM, if any)."""
+    from retrieval.followup import FollowUpMiner
+
+    return FollowUpMiner(build_searcher(settings, embedder, index), chat_model=chat_model_from_settings(settings.llm),
+                         timeout_s=settings.llm.timeout_s, min_similarity=settings.answer.min_relevance)

@@ -24,7 +24,7 @@ class FakeDrafter:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Access]] = []
 
-    def draft(self, question_text: str, access: Access):
+    def draft(self, question_text: str, access: Access, **options):
         self.calls.append((question_text, access))
         return make_draft()
 
@@ -47,6 +47,7 @@ def fake(monkeypatch, tmp_path):
     monkeypatch.setattr(app.factory, "build_embedder", lambda settings: object())
     monkeypatch.setattr(app.factory, "build_index", lambda settings, embedder, read_only=False: index)
     monkeypatch.setattr(cli_draft, "build_drafter", lambda settings, embedder, idx: drafter)
+    monkeypatch.setattr(cli_draft, "build_followups", lambda settings, embedder, idx: None)  # no minutes in this index
     drafter.index = index
     return drafter
 

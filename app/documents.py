@@ -1,0 +1,167 @@
+"""What the 文書管理 page does, without Streamlit: save uploads safely, ingest them into the shared
+index (one writer at a time), list/search/open/delete documents, index statistics.
+
+Uploads are saved under ``<index folder's parent>/uploads`` (``var/uploads`` by default) with a
+sanitized name, so their document ids read ``uploads/<name>`` and never collide with the
+ingested folders' ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ingest.pipeline import FileResult, IngestOptions, IngestReport, Ingestor
+from ingest.safety import check_file, sanitize_filename
+from retrieval.errors import GyoseiError, ReaderError
+from retrieval.settings import LimitsSettings, Settings
+from retrieval.text.sparse import SparseEncoder
+from retrieval.types import Access, DocInfo, Filters, Query, SearchMode
+
+log = logging.getLogger(__name__)
+
+UPLOADS = "uploads"
+STATUS_LABELS = {"indexed": "登録しました", "skipped": "変更なし（登録済み）", "failed": "失敗"}
+
+
+class BusyError(GyoseiError):
+    """Another ingest or delete is writing to the index right now."""
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """Where uploaded files are kept (next to the embedded index; ``var/uploads`` for a server)."""
+    base = settings.index.path.parent if settings.index.backend == "edge" else Path("var")
+    return base / UPLOADS
+
+
+def save_upload(name: str, data: bytes, dest: Path, limits: LimitsSettings) -> Path:
+    """Write one uploaded file under ``dest`` with a safe name; ReaderError (Japanese, naming the
+    file) when it is too large or not what its extension says (the file is then removed)."""
+    safe = sanitize_filename(name, limits.max_filename_chars)
+    if len(data) > limits.max_file_mb * 1024 * 1024:
+        raise ReaderError(Path(safe), f"ファイルが大きすぎます（{len(data) / 1024 / 1024:.1f} MB。上限 {limits.max_file_mb:g} MB）")
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / safe
+    path.write_bytes(data)
+    try:
+        check_file(path, limits)
+    except ReaderError:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def writing(lock: Any) -> Iterator[None]:
+    """Hold the index's write lock, or say at once that someone else is writing."""
+    if not lock.acquire(blocking=False):
+        raise BusyError("別の取り込みまたは削除を実行中です。終わってから、もう一度お試しください。")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class CallbackObserver:
+    """An ``IngestObserver`` that forwards file events to callables (the page's progress bar)."""
+
+    def __init__(self, on_found: Callable[[int], None], on_file: Callable[[FileResult], None]) -> None:
+        self.on_found, self.on_file = on_found, on_file
+
+    def files_found(self, count: int) -> None:
+        self.on_found(count)
+
+    def file_done(self, result: FileResult) -> None:
+        self.on_file(result)
+
+    def chunks_written(self, count: int) -> None:
+        pass
+
+
+def ingest_files(res: Any, paths: list[Path], options: IngestOptions, observer: Any = None) -> IngestReport:
+    """Ingest ``paths`` (saved uploads) into the shared index ``res.index`` under its write lock."""
+    s = res.settings
+    with writing(res.write_lock):
+        ingestor = Ingestor(res.index, res.embedder, SparseEncoder(), s.chunk, s.security, uploads_dir(s).parent, observer,
+                            limits=s.limits)
+        return ingestor.ingest(paths, options)
+
+
+def file_message(result: FileResult) -> str:
+    """One line about one file, in Japanese."""
+    name = Path(result.path).name
+    if result.status == "indexed":
+        return f"{name}: {STATUS_LABELS['indexed']}（{result.documents} 文書、{result.chunks} チャンク）"
+    if result.status == "skipped":
+        return f"{name}: {STATUS_LABELS['skipped']}"
+    reasons = "；".join(r.replace(result.path, name) for r in result.reasons) or "読み込めませんでした"
+    return f"{name}: {STATUS_LABELS['failed']} — {reasons}"
+
+
+@dataclass
+class DocumentRow:
+    """One line of the document list."""
+
+    doc_id: str
+    title: str
+    doc_type: str
+    chunks: int
+    complete: bool
+
+    def as_dict(self, labels: dict[str, str]) -> dict[str, Any]:
+        return {"文書ID": self.doc_id, "題名": self.title, "種別": labels.get(self.doc_type, self.doc_type),
+                "チャンク数": self.chunks, "状態": "正常" if self.complete else "未完了（再取り込みが必要）"}
+
+
+def document_rows(docs: dict[str, DocInfo], query: str = "", doc_types: list[str] | None = None) -> list[DocumentRow]:
+    """The documents whose title or id contains ``query`` (case-insensitive), sorted by id."""
+    q = query.strip().lower()
+    rows = []
+    for info in docs.values():
+        if doc_types and info.doc_type not in doc_types:
+            continue
+        if q and q not in info.title.lower() and q not in info.doc_id.lower():
+            continue
+        rows.append(DocumentRow(info.doc_id, info.title, info.doc_type, info.chunks_found, info.complete))
+    return sorted(rows, key=lambda r: r.doc_id)
+
+
+def index_stats(docs: dict[str, DocInfo]) -> list[tuple[str, int, int]]:
+    """(doc_type, documents, chunks) per type, sorted by type."""
+    by_type: dict[str, list[int]] = {}
+    for info in docs.values():
+        row = by_type.setdefault(info.doc_type, [0, 0])
+        row[0] += 1
+        row[1] += info.chunks_found
+    return [(t, n, c) for t, (n, c) in sorted(by_type.items())]
+
+
+def document_passages(res: Any, doc_id: str, access: Access, limit: int = 40) -> list[dict[str, Any]]:
+    """The first ``limit`` chunks of one document the user may read, in document order."""
+    docs = res.index.documents(access)
+    info = docs.get(doc_id)
+    if info is None:
+        return []
+    qv = res.embedder.embed_query(info.title or doc_id)
+    hits = res.index.search(Query(dense=list(qv), mode=SearchMode.DENSE), access, Filters(doc_ids=[doc_id]),
+                            k=min(max(info.chunks_found, 1), limit))
+    return sorted((h.payload for h in hits), key=lambda p: int(p.get("ordinal") or 0))
+
+
+def delete_document(res: Any, doc_id: str, access: Access) -> int:
+    """Delete a document the user may read (under the write lock); remove its uploaded file too.
+    Returns the chunks removed; GyoseiError when the user may not see it."""
+    if doc_id not in res.index.documents(access):
+        raise GyoseiError(f"文書 {doc_id} は見つからないか、削除する権限がありません。")
+    with writing(res.write_lock):
+        removed = res.index.delete(doc_id)
+        res.index.flush()
+    if doc_id.startswith(f"{UPLOADS}/"):
+        root = uploads_dir(res.settings).resolve()
+        path = (root.parent / doc_id).resolve()
+        if path.is_relative_to(root):  # only files we saved ourselves
+            path.unlink(missing_ok=True)
+    return removed

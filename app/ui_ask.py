@@ -1,0 +1,162 @@
+"""質問: a chat that answers with [n] citations and shows each cited passage highlighted.
+Follow-up questions carry the previous topic (shown to the user); answers can be rated."""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import asdict
+
+import streamlit as st
+
+from app import resources
+from app.conversation import Contextualized, Turn, contextualize
+from app.feedback import RATING_LABELS, RATING_VALUES, record_feedback
+from app.ui_common import DOC_TYPE_LABELS, FLAG_LABELS, HOUSES, MODE_LABELS, current_user, settings_or_stop, shared, show_error, source_card
+from retrieval.answer_types import Answer
+from retrieval.query_limits import check_query
+from retrieval.types import Filters
+
+PAGE = "質問"
+TURNS = "ask_turns"
+
+user = current_user()
+settings = settings_or_stop()
+st.title("行政文書・国会答弁 検索")
+st.caption("質問を入力すると、出典番号付きの回答と、その根拠箇所（文書名・条・ページ・日付・発言者）を表示します。")
+
+with st.sidebar:
+    st.header("絞り込み")
+    doc_types = st.multiselect("文書種別", list(DOC_TYPE_LABELS), format_func=DOC_TYPE_LABELS.get, placeholder="すべての種別")
+    date_from = st.date_input("この日付以降", value=None, format="YYYY-MM-DD")
+    date_to = st.date_input("この日付以前", value=None, format="YYYY-MM-DD")
+    house = st.selectbox("院", ["", *HOUSES], format_func=lambda h: h or "すべて")
+    meeting = st.text_input("会議名", placeholder="例: 予算委員会")
+    speaker = st.text_input("発言者", placeholder="例: 岸田文雄")
+    mode = st.radio("検索方式", list(MODE_LABELS), format_func=MODE_LABELS.get)
+    carry = st.checkbox("前の質問の話題を引き継ぐ", value=True, help="「その期限は？」のような短い質問に、前の質問の話題を補って検索します。")
+    if st.button("会話をリセット"):
+        st.session_state[TURNS] = []
+
+turns: list[Turn] = st.session_state.setdefault(TURNS, [])
+
+
+def show_answer(answer: Answer) -> None:
+    """The answer sentences with [n] markers and flags, then the numbered sources."""
+    for note in answer.notes:
+        st.caption(note)
+    for warning in answer.warnings:
+        st.warning(warning)
+    if answer.refused:
+        st.info(answer.text)
+        if answer.sources:
+            st.caption("参考: 関連性が基準に達しなかった資料 — " + "、".join(s.label for s in answer.sources))
+        return
+    lines = []
+    for s in answer.sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        flag = f" ⚠️（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）" if s.flags else ""
+        lines.append(f"{html.escape(s.text)}**{marks}**{flag}")
+    st.markdown("  \n".join(lines), unsafe_allow_html=True)
+    total = answer.timings.get("total")
+    st.caption(("抽出型回答" if answer.method == "extractive" else "LLM による回答") + (f"　{total:.2f} 秒" if total else ""))
+
+
+def show_sources(answer: Answer) -> None:
+    cited = {n for s in answer.sentences for n in s.citations}
+    for source in answer.sources:
+        source_card(source, used=source.n in cited)
+
+
+def feedback_form(i: int, turn: Turn) -> None:
+    if turn.feedback:
+        st.caption(f"評価「{RATING_LABELS[turn.feedback]}」を受け付けました。ありがとうございました。")
+        return
+    with st.form(f"feedback_{i}", border=False):
+        cols = st.columns([2, 5, 1.3])
+        rating = cols[0].radio("この回答は役に立ちましたか", list(RATING_VALUES), index=None, horizontal=True)
+        comment = cols[1].text_input("コメント（任意）", key=f"fb_comment_{i}")
+        sent = cols[2].form_submit_button("評価を送信")
+    if sent:
+        if rating is None:
+            st.warning("「良い」か「悪い」を選んでから送信してください。")
+            return
+        rating = RATING_VALUES[rating]
+        try:
+            record_feedback(resources.audit_log(settings), user, PAGE, question=turn.question, rating=rating, comment=comment,
+                            question_event=turn.event_id, doc_ids=[s.doc_id for s in turn.answer.sources])
+        except Exception as exc:  # noqa: BLE001 - shown short, logged in full
+            show_error(exc)
+            return
+        turn.feedback = rating
+        st.caption(f"評価「{RATING_LABELS[rating]}」を受け付けました。ありがとうございました。")
+
+
+def show_turn(i: int, turn: Turn, latest: bool) -> None:
+    with st.chat_message("user"):
+        st.markdown(html.escape(turn.question))
+    with st.chat_message("assistant"):
+        if turn.carried:
+            st.caption(f"🔗 {Contextualized(turn.searched, turn.carried, _previous(i)).note}　検索した文: 「{turn.searched}」")
+        show_answer(turn.answer)
+        if not turn.answer.refused:
+            if latest:
+                st.subheader("出典")
+                show_sources(turn.answer)
+            else:
+                with st.expander(f"出典（{len(turn.answer.sources)} 件）"):
+                    show_sources(turn.answer)
+        feedback_form(i, turn)
+
+
+def _previous(i: int) -> str:
+    return turns[i - 1].question if i > 0 else ""
+
+
+def ask(question: str) -> None:
+    filters = Filters(doc_types=doc_types or None, date_from=date_from.isoformat() if date_from else None,
+                      date_to=date_to.isoformat() if date_to else None, house=house or None,
+                      meeting=meeting.strip() or None, speaker=speaker.strip() or None)
+    ctx = contextualize(question, turns, enabled=carry)
+    with st.chat_message("user"):
+        st.markdown(html.escape(question))
+    with st.chat_message("assistant"):
+        if ctx.carried:
+            st.caption(f"🔗 {ctx.note}　検索した文: 「{ctx.searched}」")
+        placeholder = st.empty()
+        streamed: list[str] = []
+
+        def on_delta(text: str) -> None:  # an LLM's answer appears as it is written
+            streamed.append(text)
+            placeholder.markdown("".join(streamed))
+
+        started = time.perf_counter()
+        try:
+            check_query(ctx.searched, settings.limits)
+            res = shared(settings)
+            with resources.audit_log(settings).track(user.name, "question", {
+                "page": PAGE, "question": question, "searched": ctx.searched, "carried": ctx.carried,
+                "filters": asdict(filters), "mode": mode, "access": asdict(user.access),
+            }) as event:
+                answer = res.answerer.answer(ctx.searched, user.access, filters, mode, on_delta=on_delta)
+                event.doc_ids = [s.doc_id for s in answer.sources]
+                event.outcome = "no_answer" if answer.refused else "ok"
+                event.parameters["method"] = answer.method
+        except Exception as exc:  # noqa: BLE001 - a short Japanese message, details in the log
+            placeholder.empty()
+            show_error(exc)
+            return
+        placeholder.empty()
+    # The answer object's question is what was searched; the chat shows what the user typed.
+    turn = Turn(question, ctx.searched, ctx.carried, answer, event.id)
+    turn.answer.timings.setdefault("total", time.perf_counter() - started)
+    turns.append(turn)
+    st.rerun()
+
+
+for i, turn in enumerate(turns):
+    show_turn(i, turn, latest=i == len(turns) - 1)
+
+question = st.chat_input("質問を入力してください（例: 行政手続法の目的は何ですか）")
+if question and question.strip():
+    ask(question.strip())

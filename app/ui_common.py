@@ -1,0 +1,120 @@
+"""Small pieces every page shares: the signed-in user, labels, errors, source cards."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+import streamlit as st
+
+from app import resources
+from app.auth import User
+from retrieval.answer_types import Source
+from retrieval.errors import GyoseiError
+from retrieval.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DOC_TYPE_LABELS = {
+    "law": "法令",
+    "diet_speech": "国会会議録",
+    "faq": "質疑応答",
+    "guideline": "ガイドライン",
+    "notice": "通知",
+    "white_paper": "白書",
+    "other": "その他",
+}
+MODE_LABELS = {"hybrid": "ハイブリッド（推奨）", "dense": "意味検索", "sparse": "キーワード検索"}
+FLAG_LABELS = {"uncited": "出典なし", "invalid_citation": "存在しない出典番号を削除", "unsupported": "出典で裏付けられません"}
+HOUSES = ("衆議院", "参議院")
+GENERIC_ERROR = "処理中にエラーが発生しました。時間をおいて再度お試しください。解決しない場合は管理者に連絡してください（詳細はサーバーのログにあります）。"
+
+
+def current_user() -> User:
+    """The signed-in user; a page reached without one stops here (Home.py signs users in)."""
+    user = st.session_state.get("user")
+    if not isinstance(user, User):
+        st.warning("ログインしてください。")
+        st.stop()
+    return user
+
+
+def require_admin(user: User) -> None:
+    """Stop the page for users without the admin role."""
+    if not user.is_admin:
+        st.warning("このページは管理者のみ利用できます。")
+        st.stop()
+
+
+def settings_or_stop() -> Settings:
+    """The settings; a configuration error is shown in Japanese and stops the page."""
+    try:
+        return resources.settings()
+    except GyoseiError as exc:
+        st.error(str(exc))
+        st.stop()
+        raise
+
+
+def shared(s: Settings) -> resources.Resources:
+    """The process's shared components; an error (index in use, no model) stops the page."""
+    try:
+        return resources.resources(s)
+    except GyoseiError as exc:
+        log.exception("could not build the shared components")
+        st.error(str(exc))
+        st.stop()
+        raise
+    except Exception:
+        log.exception("could not build the shared components")
+        st.error(GENERIC_ERROR)
+        st.stop()
+        raise
+
+
+def show_error(exc: BaseException) -> None:
+    """A short Japanese message for the user; the details go to the log."""
+    if isinstance(exc, GyoseiError):
+        log.warning("user-facing error: %s", exc)
+        st.error(str(exc))
+    else:
+        log.exception("unexpected error", exc_info=exc)
+        st.error(GENERIC_ERROR)
+
+
+def highlighted(source: Source) -> str:
+    """The passage as HTML with the spans the answer used in <mark>."""
+    out, pos = [], 0
+    for start, end in sorted(source.highlights):
+        if start < pos:
+            continue
+        out += [html.escape(source.text[pos:start]), "<mark>", html.escape(source.text[start:end]), "</mark>"]
+        pos = end
+    out.append(html.escape(source.text[pos:]))
+    return "".join(out)
+
+
+def source_card(source: Source, used: bool = True) -> None:
+    """One numbered source: label, the passage with the used spans highlighted, metadata, link."""
+    with st.container(border=True):
+        note = "" if used else "（回答では未使用）"
+        st.markdown(f"**[{source.n}] {html.escape(source.label)}**{note}")
+        st.markdown(f"<div style='white-space: pre-wrap'>{highlighted(source)}</div>", unsafe_allow_html=True)
+        p = source.payload
+        meta = [DOC_TYPE_LABELS.get(p.get("doc_type"), str(p.get("doc_type") or ""))]
+        if p.get("section"):
+            meta.append(str(p["section"]))
+        if p.get("page"):
+            meta.append(f"{p['page']}ページ")
+        if p.get("date"):
+            meta.append(str(p["date"])[:10])
+        if p.get("doc_type") == "diet_speech":
+            meta.append("・".join(str(p[k]) for k in ("house", "meeting") if p.get(k)))
+            if p.get("speaker"):
+                meta.append(f"発言者 {p['speaker']}（{p.get('speaker_position') or '発言者'}）")
+        if p.get("relevance") is not None:
+            meta.append(f"関連度 {float(p['relevance']):.3f}")
+        line = "　".join(m for m in meta if m)
+        if source.url:
+            line += f"　[原文を開く]({source.url})"
+        st.caption(line)

@@ -1,0 +1,94 @@
+"""The 利用状況 dashboard's numbers, computed from audit events (``AuditLog.query``): questions per
+day, use per page, the feedback ratio, latency percentiles and frequent search terms."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from app.audit import AuditEvent
+
+# Pages by action, for events that do not name their page (e.g. recorded by the CLI).
+ACTION_PAGES = {"question": "質問", "feedback": "質問", "draft": "答弁作成", "export": "答弁作成",
+                "upload": "文書管理", "ingest": "文書管理", "delete": "文書管理", "sign_in": "ログイン"}
+TIMEZONE = ZoneInfo("Asia/Tokyo")
+
+
+def local_day(event: AuditEvent, tz: dt.tzinfo = TIMEZONE) -> str:
+    """The event's day in Japan time (YYYY-MM-DD)."""
+    moment = dt.datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+    return moment.astimezone(tz).date().isoformat()
+
+
+def questions_per_day(events: Iterable[AuditEvent], tz: dt.tzinfo = TIMEZONE) -> dict[str, int]:
+    """Day -> number of questions, oldest first."""
+    counts = Counter(local_day(e, tz) for e in events if e.action == "question")
+    return dict(sorted(counts.items()))
+
+
+def use_per_page(events: Iterable[AuditEvent]) -> dict[str, int]:
+    """Page -> number of events recorded there (sign-ins not counted), most used first."""
+    counts = Counter()
+    for e in events:
+        page = e.parameters.get("page") or ACTION_PAGES.get(e.action, "その他")
+        if e.action != "sign_in":
+            counts[page] += 1
+    return dict(counts.most_common())
+
+
+@dataclass
+class FeedbackRatio:
+    good: int
+    bad: int
+
+    @property
+    def total(self) -> int:
+        return self.good + self.bad
+
+    @property
+    def good_share(self) -> float | None:
+        return self.good / self.total if self.total else None
+
+
+def feedback_ratio(events: Iterable[AuditEvent]) -> FeedbackRatio:
+    """How many answers were rated good and bad."""
+    ratings = Counter(e.parameters.get("rating") for e in events if e.action == "feedback")
+    return FeedbackRatio(ratings.get("good", 0), ratings.get("bad", 0))
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100) by linear interpolation; None for no values."""
+    if not values:
+        return None
+    data = sorted(values)
+    pos = (len(data) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def latency_percentiles(events: Iterable[AuditEvent], action: str = "question") -> tuple[float | None, float | None, int]:
+    """(p50, p95) latency in milliseconds of successful ``action`` events, and how many there were."""
+    values = [float(e.latency_ms) for e in events if e.action == action and e.latency_ms is not None and e.outcome != "error"]
+    return percentile(values, 50), percentile(values, 95), len(values)
+
+
+def _default_terms(text: str) -> list[str]:
+    from retrieval.question_analysis import policy_terms
+
+    return list(policy_terms(text))
+
+
+def frequent_terms(events: Iterable[AuditEvent], n: int = 20,
+                   terms: Callable[[str], list[str]] = _default_terms) -> list[tuple[str, int]]:
+    """The topic terms most often asked about (each counted once per question)."""
+    counts: Counter[str] = Counter()
+    for e in events:
+        if e.action == "question" and e.parameters.get("question"):
+            found = terms(str(e.parameters["question"]))
+            # Whole compounds only: マイナンバーカード, not also マイナンバー and カード.
+            counts.update({t for t in found if not any(t != o and t in o for o in found)})
+    return counts.most_common(n)

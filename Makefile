@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8501
 # Debian packages the tests use: LibreOffice converts .doc files and makes test PDFs; chromium,
-# its driver and a Japanese font for the real-browser UI test (screenshots must show Japanese).
-TEST_DEBS := libreoffice-writer-nogui chromium chromium-driver fonts-ipafont
+# its driver and a Japanese font for the real-browser UI test (screenshots must show Japanese);
+# PostgreSQL's server binaries for the audit log's PostgreSQL test (a throw-away server).
+TEST_DEBS := libreoffice-writer-nogui chromium chromium-driver fonts-ipafont postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # llama-cpp-python (LLM integration tests) builds from source. A native build picks up AMX on
 # some Xeons and crashes on the first token, and pip's wheel cache ignores CMAKE_ARGS: so its

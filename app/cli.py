@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -20,9 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from app.answer_view import print_answer
+from app.cli_audit import audit_group, audited
 from app.factory import build_answerer, build_embedder, build_index, build_searcher
 from app.progress import RichIngestObserver
 from retrieval.errors import GyoseiError
+from retrieval.query_limits import check_query
 from retrieval.settings import Settings
 from retrieval.types import DOC_TYPES, Access, Filters, SearchMode
 
@@ -87,9 +90,16 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
     except GyoseiError as exc:
         _fail(exc)
     try:
-        with RichIngestObserver(console) as observer:
-            ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security, settings.data_dir, observer)
-            report = ingestor.ingest(list(paths), options)
+        with audited(settings, "ingest", {"paths": [str(p) for p in paths], "doc_type": doc_type,
+                                          "confidentiality": confidentiality, "groups": options.groups, "sync": sync}) as event:
+            with RichIngestObserver(console) as observer:
+                ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security, settings.data_dir, observer,
+                                    limits=settings.limits)
+                report = ingestor.ingest(list(paths), options)
+            event.doc_ids = list(report.removed)  # documents deleted by --sync
+            event.parameters.update(indexed=[f.path for f in report.files if f.status == "indexed"],
+                                    failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks)
+            event.outcome = "error" if report.nothing_indexed else "ok"
     except GyoseiError as exc:
         _fail(exc)
     finally:
@@ -138,12 +148,16 @@ def search(question: str, k: int, mode: str, doc_types: tuple[str, ...], date_fr
     access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
     filters = Filters(doc_types=list(doc_types) or None, date_from=date_from, date_to=date_to)
     try:
-        embedder = build_embedder(settings)
-        index = build_index(settings, embedder, read_only=True)
-        try:
-            hits = build_searcher(settings, embedder, index).search(question, access, filters, mode, k)
-        finally:
-            index.close()
+        check_query(question, settings.limits)
+        with audited(settings, "question", {"command": "search", "question": question, "mode": mode, "k": k,
+                                            "filters": asdict(filters), "access": asdict(access)}) as event:
+            embedder = build_embedder(settings)
+            index = build_index(settings, embedder, read_only=True)
+            try:
+                hits = build_searcher(settings, embedder, index).search(question, access, filters, mode, k)
+            finally:
+                index.close()
+            event.doc_ids = [str(h.payload.get("doc_id", "")) for h in hits]
     except GyoseiError as exc:
         _fail(exc)
     if not hits:
@@ -178,12 +192,18 @@ def ask(question: str, mode: str, doc_types: tuple[str, ...], date_from: str | N
     filters = Filters(doc_types=list(doc_types) or None, date_from=date_from, date_to=date_to,
                       house=house, meeting=meeting, speaker=speaker)
     try:
-        embedder = build_embedder(settings)
-        index = build_index(settings, embedder, read_only=True)
-        try:
-            result = build_answerer(settings, embedder, index).answer(question, access, filters, mode, use_llm=not no_llm)
-        finally:
-            index.close()
+        check_query(question, settings.limits)
+        with audited(settings, "question", {"command": "ask", "question": question, "mode": mode, "use_llm": not no_llm,
+                                            "filters": asdict(filters), "access": asdict(access)}) as event:
+            embedder = build_embedder(settings)
+            index = build_index(settings, embedder, read_only=True)
+            try:
+                result = build_answerer(settings, embedder, index).answer(question, access, filters, mode, use_llm=not no_llm)
+            finally:
+                index.close()
+            event.doc_ids = [s.doc_id for s in result.sources]
+            event.outcome = "no_answer" if result.refused else "ok"
+            event.parameters["method"] = result.method
     except GyoseiError as exc:
         _fail(exc)
     if as_json:
@@ -237,13 +257,16 @@ def index_delete(doc_id: str) -> None:
     """文書を索引から削除します。"""
     settings = _settings()
     try:
-        embedder = build_embedder(settings)
-        idx = build_index(settings, embedder)
-        try:
-            removed = idx.delete(doc_id)
-            idx.flush()
-        finally:
-            idx.close()
+        with audited(settings, "delete", {"doc_id": doc_id}) as event:
+            embedder = build_embedder(settings)
+            idx = build_index(settings, embedder)
+            try:
+                removed = idx.delete(doc_id)
+                idx.flush()
+            finally:
+                idx.close()
+            event.doc_ids, event.outcome = [doc_id], "ok" if removed else "not_found"
+            event.parameters["chunks_removed"] = removed
     except GyoseiError as exc:
         _fail(exc)
     if removed:
@@ -293,6 +316,19 @@ def fetch_kokkai(any_word: str, date_from: str, date_until: str, meeting: str | 
 from app.cli_eval import eval_group  # noqa: E402  (the eval commands live in their own module)
 
 main.add_command(eval_group)
+main.add_command(audit_group)
+
+from app.cli_draft import draft_command  # noqa: E402  (Diet-answer drafting lives in its own module)
+
+main.add_command(draft_command)
+
+from app.cli_users import user_group  # noqa: E402  (user management lives in its own module)
+
+main.add_command(user_group)
+
+from app.cli_api import api_command  # noqa: E402
+
+main.add_command(api_command)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def default_work_dir(settings: Settings) -> Path:
 
 
 def _sparse_config(sparse: SparseEncoder) -> dict[str, Any]:
-    return {k: (sorted(v) if isinstance(v, frozenset) else v) for k, v in sorted(vars(sparse).items())}
+    """The encoder's settings (its public attributes; private ones are caches and locks)."""
+    return {k: (sorted(v) if isinstance(v, frozenset) else v) for k, v in sorted(vars(sparse).items())
+            if not k.startswith("_")}
 
 
 def _code_hash() -> str:

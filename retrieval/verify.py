@@ -21,7 +21,7 @@ from retrieval.answer_types import Source
 from retrieval.contradiction_rules import aligned, compare
 from retrieval.embedder import Embedder
 from retrieval.nli import NLIJudge
-from retrieval.support import split_sentences
+from retrieval.extractive import sentence_spans
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 
@@ -107,9 +107,14 @@ class ContradictionChecker:
         could not line it up word for word.
         """
         pieces: list[tuple[str, Source]] = []
+        texts: dict[int, str] = {}  # normalized text of each source, by id()
         for src in evidence:
-            for sent in split_sentences(normalize(src.text)):
-                pieces.append((sent, src))
+            texts[id(src)] = normalize(src.text)
+            # Bracket-aware: a law's 「…(…をいう。)…」 is one sentence, not fragments that would
+            # differ from a verbatim quote of it (and be flagged against their own source).
+            for _start, raw in sentence_spans(texts[id(src)]):
+                if raw.strip():
+                    pieces.append((raw.strip(), src))
         if not pieces:
             return []
         sentences = [p[0] for p in pieces]
@@ -117,9 +122,14 @@ class ContradictionChecker:
         vectors = self._vectors(norm_claims + sentences)
         out: list[Conflict] = []
         for raw, claim in zip(claims, norm_claims):
+            # A claim quoted word for word from a source says what that source says: it is not
+            # checked against that source's other sentences (paragraph 5 vs 6 of one article
+            # define different things), only against the other sources.
+            own = {id(src) for src in evidence if claim and claim in texts[id(src)]}
+            keep = [i for i, (_, src) in enumerate(pieces) if id(src) not in own]
             found = []
-            for i, overlap, cos in self.align(claim, sentences, vectors):
-                sent, src = pieces[i]
+            for j, overlap, cos in self.align(claim, [sentences[i] for i in keep], vectors):
+                sent, src = pieces[keep[j]]
                 if sent == claim:
                     continue  # quoted verbatim: nothing to contradict
                 conflict = self._pair(raw, claim, sent, src, overlap)

@@ -133,6 +133,44 @@ def test_rules_on_altered_real_answers_meet_the_target(checker):
     assert result["precision"] >= 0.9 and result["f1"] >= 0.8, result
 
 
+# -- law sentences with brackets (bracket-aware sentence split) -----------------------------------
+
+PRIVACY_LAW = SAMPLES / "laws" / "415AC0000000057_20250601_504AC0000000068.html"  # 個人情報保護法
+PROCEDURE_LAW = SAMPLES / "laws" / "405AC0000000088_20240401_504AC0100000052.xml"  # 行政手続法
+# 第十六条第五項: a definition with 「(…という。)」 inside the sentence.
+PSEUDONYM = ("この章、第六章及び第七章において「仮名加工情報取扱事業者」とは、仮名加工情報を含む情報の集合物であって、"
+             "特定の仮名加工情報を電子計算機を用いて検索することができるように体系的に構成したものその他特定の仮名加工情報を"
+             "容易に検索することができるように体系的に構成したものとして政令で定めるもの(第四十一条第一項において"
+             "「仮名加工情報データベース等」という。)を事業の用に供している者をいう。")
+
+
+def article_source(path: Path, words: str) -> Source:
+    """The article of a real law (as the reader gives it, normalized) that contains ``words``."""
+    from ingest.readers.laws import read_egov_html, read_egov_xml
+
+    doc = read_egov_xml(path) if path.suffix == ".xml" else read_egov_html(path)
+    section = next(s for s in doc.sections if words in normalize(s.text))
+    return Source(1, section.heading, doc.doc_id, section.heading, normalize(section.text), 1.0, {"doc_type": "law"})
+
+
+def test_verbatim_law_sentences_with_bracketed_definitions_are_not_flagged(checker):
+    article = article_source(PRIVACY_LAW, "「仮名加工情報取扱事業者」とは")
+    assert PSEUDONYM in article.text
+    assert checker.check([PSEUDONYM], [article]) == []
+    # 行政手続法 附則第一条第二号: split at 「…を除く。」 its fragments differed from the item itself.
+    supplementary = article_source(PROCEDURE_LAW, "入管法第十九条の五")
+    item = next(line for line in supplementary.text.splitlines() if "入管法第十九条の五" in line)
+    assert checker.check([item], [supplementary]) == []
+
+
+def test_changed_article_in_a_law_sentence_is_flagged_against_the_whole_sentence(checker):
+    article = article_source(PRIVACY_LAW, "「仮名加工情報取扱事業者」とは")
+    changed = PSEUDONYM.replace("第四十一条第一項", "第四十二条第一項")
+    conflicts = checker.check([changed], [article])
+    hit = next(c for c in conflicts if c.evidence.endswith(PSEUDONYM))  # "5 …": the whole sentence, not a fragment
+    assert hit.kind == "law" and "第四十二条" in hit.reason and "第四十一条" in hit.reason
+
+
 # -- NLI judges ----------------------------------------------------------------------------------------
 
 
@@ -164,7 +202,10 @@ def test_checker_uses_the_nli_judge_only_for_aligned_pairs_without_rule_hits():
     [conflict] = checker.check(["私ども、市場で国債を売却するということはこの計画の中に含めてございません。"], [source])
     assert conflict.kind == "nli" and Always.calls >= 1 and "NLI" in conflict.reason
     calls = Always.calls
-    assert checker.check([NO_SALE.replace("私ども、", "")], [source]) == []  # word for word: rules only
+    # Word for word with the passage (not a quote of it): the rules decide, the judge is not asked.
+    assert checker.check([NO_SALE.replace("私ども、", "私どもは、")], [source]) == []
+    assert Always.calls == calls
+    assert checker.check([NO_SALE.replace("私ども、", "")], [source]) == []  # a verbatim quote: never flagged
     assert Always.calls == calls
     assert checker.check(["防衛費の増額は税制措置で賄います。"], [source]) == []  # off topic: not judged
 

@@ -1,0 +1,318 @@
+"""Draft a Diet answer (国会答弁案) point by point, from past answers and supporting documents.
+
+1. analyze the question into 論点 (:func:`retrieval.question_analysis.analyze_question`);
+2. per point: past government answers (:class:`retrieval.past_answers.PastAnswerFinder`, the whole
+   question as context) and supporting documents, access-filtered; the drafter's ``kept`` choices
+   drop candidates;
+3. gate on relevance (the point-passage cosine, as answers do): with nothing relevant the point is
+   ``needs_review`` (a human writes it);
+4. draft: with no LLM, the most relevant sentences of the kept passages (SentencePicker), adapted
+   only through the fixed phrases of ``prompts/draft_templates.yaml`` (opening 「お尋ねの〜について
+   は、」, closing 「〜と考えております。」), sentences tied to their original exchange left out,
+   every sentence citing its source; with an LLM, ``prompts/draft.yaml`` and the citations
+   validated as for answers (falls back to templates, with a warning, on any LLM failure);
+5. consistency check (矛盾チェック) of each point's sentences against its past answers and documents.
+Sources are numbered once for the whole draft, in the order the draft first cites them.
+
+>>> drafter = Drafter(finder, embedder, SparseEncoder(), checker)
+>>> draft = drafter.draft(question_text, Access(clearance=1, groups=["all"]))  # doctest: +SKIP
+>>> print(draft.points[0].text)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import TYPE_CHECKING, Callable
+
+from retrieval.answer_types import AnswerSentence, Source
+from retrieval.draft_types import Draft, PastAnswer, PointDraft
+from retrieval.embedder import Embedder
+from retrieval.errors import LLMError
+from retrieval.extractive import SentencePicker, sentence_spans
+from retrieval.past_answers import PastAnswerFinder
+from retrieval.question_analysis import Point, analyze_question
+from retrieval.support import SupportScorer
+from retrieval.text.normalize import normalize
+from retrieval.text.sparse import SparseEncoder
+from retrieval.types import Access
+from retrieval.verify import ContradictionChecker
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The fixed phrases and conversion rules of ``prompts/draft_templates.yaml``."""
+
+    opening: str
+    opening_no_topic: str
+    topic_clause: re.Pattern[str]
+    question_topic: re.Pattern[str]
+    topic_max_chars: int
+    item_marker: re.Pattern[str]
+    leading_connectives: re.Pattern[str]
+    situational: re.Pattern[str]
+    rewrites: tuple[tuple[re.Pattern[str], str], ...]
+    closings: tuple[tuple[re.Pattern[str], str], ...]
+
+    def usable(self, sentence: str) -> bool:
+        """False for sentences tied to their original exchange (先ほど, 御質問, 本日, 私は ...)."""
+        return not self.situational.search(sentence)
+
+    def topic_of(self, point: Point) -> str:
+        """What the point asks about: 「防衛費の財源」 of 「防衛費の財源について伺う」, else its main term."""
+        for text in (point.question_sentence, point.text):
+            found = [m.group("topic") for m in self.question_topic.finditer(normalize(text or ""))]
+            found = [self.leading_connectives.sub("", self.item_marker.sub("", t)).strip() for t in found]
+            found = [t for t in found if 2 <= len(t) <= self.topic_max_chars and self.usable(t)]
+            if found:
+                return found[-1]
+        return point.terms[0] if point.terms else ""
+
+
+@functools.lru_cache(maxsize=None)
+def load_templates() -> Templates:
+    """The templates file, parsed once (package data, so it works when installed)."""
+    import yaml
+
+    spec = yaml.safe_load(files("prompts").joinpath("draft_templates.yaml").read_text(encoding="utf-8"))
+    return Templates(
+        opening=spec["opening"],
+        opening_no_topic=spec["opening_no_topic"],
+        topic_clause=re.compile(spec["topic_clause"]),
+        question_topic=re.compile(spec["question_topic"]),
+        topic_max_chars=int(spec["topic_max_chars"]),
+        item_marker=re.compile(spec["item_marker"]),
+        leading_connectives=re.compile(spec["leading_connectives"]),
+        situational=re.compile(re.sub(r"\s+", "", spec["situational"])),
+        rewrites=tuple((re.compile(p), r) for p, r in spec["rewrites"]),
+        closings=tuple((re.compile(p), r) for p, r in spec["closings"]),
+    )
+
+
+def adapt_sentences(sentences: list[str], topic: str, templates: Templates | None = None) -> list[str]:
+    """Past-answer sentences turned into one point's draft, through the fixed phrases only:
+    the opening before the first sentence, spoken phrasing rewritten, the answer-style closing
+    on the last one. Facts, figures and stance are left as they are."""
+    t = templates or load_templates()
+    out = []
+    for i, text in enumerate(sentences):
+        for pattern, repl in t.rewrites:
+            text = pattern.sub(repl, text)
+        if i == 0:
+            text = t.leading_connectives.sub("", text)
+            clause = t.topic_clause.match(text)
+            if clause:  # the sentence names its own topic: keep it, in the opening's words
+                text = t.opening.format(topic=clause.group("topic")) + text[clause.end():]
+            else:
+                text = (t.opening.format(topic=topic) if topic else t.opening_no_topic) + text
+        if i == len(sentences) - 1:
+            for pattern, repl in t.closings:
+                if pattern.search(text):
+                    text = pattern.sub(repl, text)
+                    break
+        out.append(text)
+    return out
+
+
+def _masked(text: str, t: Templates) -> str:
+    """``text`` with the sentences tied to their original exchange blanked out (line breaks of the
+    same length, so the offsets of the other sentences still point into the original text)."""
+    out = list(text)
+    for start, sentence in sentence_spans(text):
+        if not t.usable(sentence):
+            out[start:start + len(sentence)] = "\n" * len(sentence)
+    return "".join(out)
+
+
+def number_sources(points: list[PointDraft]) -> list[Source]:
+    """Number every source of the draft once (the same chunk, the same number): cited ones in
+    the order the draft first cites them, then the other past answers, documents and questions.
+    Citations in the sentences are renumbered to match."""
+    registry: dict[str, Source] = {}
+
+    def reg(src: Source) -> Source:
+        kept = registry.setdefault(src.chunk_id, src)
+        if kept is not src:  # the same chunk found for another point: one source, all highlights
+            kept.highlights.extend(h for h in src.highlights if h not in kept.highlights)
+        return kept
+
+    old_number: dict[int, Source] = {}  # numbers the sentences use (provisional, per draft)
+    for pd in points:
+        for pa in pd.past_answers:
+            pa.answer = reg(pa.answer)
+            if pa.question is not None:
+                pa.question = reg(pa.question)
+        pd.documents = [reg(d) for d in pd.documents]
+    for src in registry.values():
+        old_number.setdefault(src.n, src)
+    order: list[Source] = []
+    for pd in points:
+        for s in pd.sentences:
+            for n in s.citations:
+                src = old_number.get(n)
+                if src is not None and all(src is not o for o in order):
+                    order.append(src)
+    for pd in points:
+        for src in [pa.answer for pa in pd.past_answers] + pd.documents:
+            if all(src is not o for o in order):
+                order.append(src)
+    for pd in points:
+        for src in [pa.question for pa in pd.past_answers if pa.question is not None]:
+            if all(src is not o for o in order):
+                order.append(src)
+    mapping = {id(src): i + 1 for i, src in enumerate(order)}
+    renumber = {n: mapping[id(src)] for n, src in old_number.items() if id(src) in mapping}
+    for pd in points:
+        for s in pd.sentences:
+            s.citations = [renumber[n] for n in s.citations if n in renumber]
+    for src in order:
+        src.n = mapping[id(src)]
+    return order
+
+
+class Drafter:
+    """Drafts Diet answers for one configuration; ``access`` is required on every call.
+
+    ``min_relevance``: the point-passage cosine a passage needs to support a draft (the answer's
+    calibrated gate); ``past_answers``/``documents``: candidates per point; ``max_sentences``:
+    sentences per point's draft; ``llm``: a LangChain chat model (None: templates only).
+    """
+
+    def __init__(self, finder: PastAnswerFinder, embedder: Embedder, sparse: SparseEncoder,
+                 checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
+                 min_relevance: float = 0.86, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
+                 llm_timeout_s: float = 120.0, templates: Templates | None = None) -> None:
+        self.finder = finder
+        self.embedder = embedder
+        self.sparse = sparse
+        self.checker = checker
+        self.llm = llm
+        self.min_relevance = min_relevance
+        self.past_answers = past_answers
+        self.documents = documents
+        self.max_sentences = max_sentences
+        self.llm_timeout_s = llm_timeout_s
+        self.templates = templates
+        self.scorer = SupportScorer(embedder, sparse)
+        # Extra candidates: some picked sentences are left out as tied to their original exchange.
+        self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 4)
+
+    def draft(self, question_text: str, access: Access, *, kept: dict[str, bool] | None = None,
+              on_progress: Progress | None = None) -> Draft:
+        """The draft for ``question_text``. ``kept`` maps a candidate's chunk id to False to drop
+        it (past answers and documents); ``on_progress(message, done, total)`` reports each point."""
+        started = time.perf_counter()
+        t = self.templates or load_templates()
+        analysis = analyze_question(question_text)
+        total = len(analysis.points)
+        context = analysis.text if total > 1 else None
+        points: list[PointDraft] = []
+        for i, point in enumerate(analysis.points):
+            if on_progress is not None:
+                on_progress(f"論点{i + 1}/{total}の過去答弁と資料を検索しています", i, total)
+            past = self.finder.find(point, access, k=self.past_answers, context=context)
+            docs = self.finder.find_documents(point, access, k=self.documents)
+            for pa in past:
+                pa.kept = (kept or {}).get(pa.answer.chunk_id, True)
+            for d in docs:
+                d.payload["kept"] = (kept or {}).get(d.chunk_id, True)
+            points.append(PointDraft(point=point, past_answers=past, documents=docs))
+        searched = time.perf_counter()
+        # Provisional numbers (unique per chunk) so that sentences can cite before final numbering.
+        provisional: dict[str, int] = {}
+        for pd in points:
+            for src in [pa.answer for pa in pd.past_answers] + pd.documents + [
+                    pa.question for pa in pd.past_answers if pa.question is not None]:
+                src.n = provisional.setdefault(src.chunk_id, len(provisional) + 1)
+        warnings: list[str] = []
+        method = "template"
+        origins: dict[int, tuple[str, str]] = {}  # id(sentence) -> (copied sentence, its chunk id)
+        for i, pd in enumerate(points):
+            if on_progress is not None:
+                on_progress(f"論点{i + 1}/{total}の答弁案を作成しています", i, total)
+            support = self._supporting(pd)
+            if not support:
+                pd.needs_review = True
+                continue
+            if self.llm is not None:
+                try:
+                    pd.sentences = self._llm_sentences(pd.point, t.topic_of(pd.point), support)
+                    method = "llm"
+                except LLMError as exc:
+                    warnings.append(f"論点{i + 1}: {exc} 定型文による答弁案を表示します。")
+            if not pd.sentences:
+                pd.sentences = self._template_sentences(pd.point, support, t, origins)
+            if not pd.sentences:
+                pd.needs_review = True
+        drafted = time.perf_counter()
+        sources = number_sources(points)
+        for pd in points:
+            if self.checker is not None and pd.sentences:
+                pd.conflicts = self._check(pd, origins)
+        if on_progress is not None:
+            on_progress("答弁案を作成しました", total, total)
+        return Draft(question=question_text, analysis=analysis, points=points, sources=sources, method=method,
+                     warnings=warnings, timings={"search": searched - started, "draft": drafted - searched,
+                                                 "total": time.perf_counter() - started})
+
+    # -- steps ---------------------------------------------------------------------------------------
+
+    def _supporting(self, pd: PointDraft) -> list[Source]:
+        """The kept past answers, then documents, whose relevance passes the gate."""
+        answers = [pa.answer for pa in pd.past_answers if pa.kept]
+        docs = [d for d in pd.documents if d.payload.get("kept", True)]
+        return [s for s in answers + docs if float(s.payload.get("relevance") or 0.0) >= self.min_relevance]
+
+    def _template_sentences(self, point: Point, support: list[Source], t: Templates,
+                            origins: dict[int, tuple[str, str]]) -> list[AnswerSentence]:
+        qv = list(self.embedder.embed_query(point.text))
+        picked = self.picker.pick(point.text, qv, [_masked(s.text, t) for s in support],
+                                  [float(s.payload.get("relevance") or 0.0) for s in support])
+        chosen = [(i, span) for i, span, _ in picked][: self.max_sentences]
+        if not chosen:
+            return []
+        texts = adapt_sentences([span.text for _, span in chosen], t.topic_of(point), t)
+        out = []
+        for (i, span), text in zip(chosen, texts):
+            src = support[i]
+            src.highlights.append((span.start, span.end))
+            sentence = AnswerSentence(text=text, citations=[src.n], support=self.scorer.score(span.text, src.text))
+            origins[id(sentence)] = (normalize(span.text), src.chunk_id)
+            out.append(sentence)
+        return out
+
+    def _llm_sentences(self, point: Point, topic: str, support: list[Source]) -> list[AnswerSentence]:
+        from prompts import load_prompt
+        from retrieval.answer_llm import generate, validate_citations
+
+        messages = load_prompt("draft").render(
+            question=point.text, topic=topic or "点",
+            passages=[{"n": s.n, "label": s.label, "text": s.text} for s in support])
+        text = generate(self.llm, messages, self.llm_timeout_s, endpoint=type(self.llm).__name__)
+        sentences = validate_citations(text, support, self.scorer)
+        if not any(s.citations for s in sentences):
+            raise LLMError("LLM の答弁案に出典番号付きの文がありませんでした。")
+        return sentences
+
+    def _check(self, pd: PointDraft, origins: dict[int, tuple[str, str]]) -> list:
+        evidence = [pa.answer for pa in pd.past_answers if pa.kept] + [d for d in pd.documents if d.payload.get("kept", True)]
+        conflicts = []
+        for sentence in pd.sentences:
+            origin = origins.get(id(sentence))
+            for c in self.checker.check([sentence.text], evidence):
+                # The sentence it was copied from (opening and closing added) is its own source.
+                if origin and c.evidence_source is not None and c.evidence_source.chunk_id == origin[1] \
+                        and normalize(c.evidence) == origin[0]:
+                    continue
+                conflicts.append(c)
+        return conflicts

@@ -187,12 +187,13 @@ def predicates(text: str) -> dict[str, list[bool]]:
         start = i + 1
         if t.pos1 in ("動詞", "形容詞", "形状詞") and t.pos2 != "非自立可能" and t.lemma not in _LIGHT:
             key = t.lemma
-        elif t.pos1 == "名詞" and t.pos3 in ("サ変可能", "形状詞可能") and t.lemma not in _LIGHT:
+        elif t.pos1 == "名詞" and t.pos2 not in ("代名詞", "数詞") and t.lemma not in _LIGHT:
             nxt = toks[i + 1] if i + 1 < len(toks) else None
-            if nxt and (nxt.lemma in ("為る", "出来る", "だ", "です") or nxt.pos1 == "助動詞"):
+            verbal = t.pos3 in ("サ変可能", "形状詞可能")
+            if verbal and nxt and (nxt.lemma in ("為る", "出来る", "だ", "です") or nxt.pos1 == "助動詞"):
                 key = t.lemma
             elif nxt and nxt.lemma in _TOPIC_PARTICLES and i + 2 < len(toks) and toks[i + 2].lemma in _EXIST:
-                key, start = t.lemma, i + 2
+                key, start = t.lemma, i + 2  # 意義がある / 意義はない: any noun, not only サ変
         elif (t.lemma in _LIGHT and t.pos1 == "動詞") or (t.pos1 == "助動詞" and t.lemma in ("だ", "です")):
             prev = [u for u in toks[max(0, i - 4):i] if _content(u) or u.pos3 in ("サ変可能", "形状詞可能")]
             if prev and i > 0 and toks[i - 1].pos1 != "助動詞":

@@ -68,6 +68,9 @@ def test_rules_on_short_examples_fire_only_on_aligned_differences():
     assert [h.kind for h in compare("行政手続法第六条に基づき処分する。", "行政手続法第5条に基づき処分する。")] == ["law"]
     assert compare("行政手続法第五条に基づき処分する。", "行政手続法第5条に基づき処分する。") == []
     assert compare("令和五年に実施した。", "2023年に実施した。") == []
+    # Existence of any noun flipped (not only サ変 nouns): 意義がある ↔ 意義がない.
+    assert [h.kind for h in compare("この制度には大きな意義があると考えております。", "この制度には大きな意義がないと考えております。")] == ["polarity"]
+    assert compare("この制度には大きな意義があると考えております。", "この制度には大きな意義があると認識しております。") == []
     # Different things counted (another year, another kind of loan): never compared.
     assert compare("令和五年度は二回、約九千九百名。", "令和四年度は一回、約三千五百名。") == []
     assert compare("生活に必要な資金の貸付決定人数は八十七人。", "事業に必要な資金の貸付決定人数は五十四人。") == []

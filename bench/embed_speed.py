@@ -2,7 +2,12 @@
 
 "bf16" is the default path (the fused forward, retrieval.embedder.FusedBert, one batch per core
 at a time); "bf16-1w" the fused forward one batch at a time on torch's threads; "bf16-st" the
-same bf16 weights through sentence-transformers' own forward.
+same bf16 weights through sentence-transformers' own forward. "ort-fp32" / "ort-int8" run the
+model through ONNX Runtime (graph fused by its BERT optimizer; int8 = dynamic per-channel
+quantization of every MatMul and Attention), two single-thread runs at a time on one session;
+they need ``onnxruntime`` and ``onnx``, which the project does not install: run this script
+with a Python that has them on top of the project's packages. The ONNX files are exported once
+into --cache-dir.
 
 Speed: chunks/s on ~300 real 400-500 character chunks cut from shared/corpus, with length-sorted
 batches (what the embedder does) and naive unsorted batches; rounds are interleaved and the
@@ -24,6 +29,7 @@ import re
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +53,111 @@ class Int8AllLinear(SentenceTransformerEmbedder):
         quantize_int8(model, keep_ffn_output=False)
         self.precision = "int8"
         return model
+
+
+class OnnxEmbedder(SentenceTransformerEmbedder):
+    """Variant for comparison: the same tokenizer, prompts, length-sorted batches and mean pooling,
+    with the forward pass in ONNX Runtime (``quantized``: dynamic int8)."""
+
+    def __init__(self, path: str, onnx_file: Path, batch_size: int) -> None:
+        super().__init__(path, "query: ", "passage: ", "fp32", batch_size, 512)
+        self.onnx_file = onnx_file
+
+    def _build(self):  # type: ignore[no-untyped-def]
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1  # two runs side by side beat one run on two threads
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(self.onnx_file), opts,
+                                             providers=["CPUExecutionProvider"])  # fmt: skip
+        self._pool = ThreadPoolExecutor(len(os.sched_getaffinity(0)))
+        return AutoTokenizer.from_pretrained(self.model_name_or_path)
+
+    def _encode(self, texts: list[str], prompt: str) -> list[list[float]]:
+        tokenizer = self._load()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        feeds = [dict(tokenizer([prompt + texts[i] for i in idx], padding=True, truncation=True,
+                                max_length=512, return_tensors="np", return_token_type_ids=False))
+                 for idx in batches]  # fmt: skip
+        run = lambda feed: self._session.run(None, {k: v.astype(np.int64) for k, v in feed.items()})[0]  # noqa: E731
+        out: list[list[float]] = [[] for _ in texts]
+        for idx, vecs in zip(batches, self._pool.map(run, feeds)):
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            for i, vec in zip(idx, vecs):
+                out[i] = vec.tolist()
+        return out
+
+
+def export_onnx(model_dir: str, cache_dir: Path, quantized: bool) -> Path:
+    """Export the built e5 to ONNX once (fused by ORT's BERT optimizer), then int8 once if asked."""
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.transformers import optimizer
+    except ImportError:
+        sys.exit("ort-* variants need onnxruntime and onnx, which the project does not install")
+    fp32 = cache_dir / "e5-ort-fp32.onnx"
+    if not fp32.is_file():  # every file is written under a temporary name, then renamed
+        import torch
+        from transformers import AutoModel
+
+        raw = cache_dir / ".e5-ort-raw.onnx"
+        bert = AutoModel.from_pretrained(model_dir).eval()
+        ids = torch.randint(5, 1000, (2, 16))
+        torch.onnx.export(_classic_bert(bert), (ids, torch.ones_like(ids)), str(raw),
+                          input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask")},
+                          opset_version=17, dynamo=False)  # fmt: skip
+        opt = optimizer.optimize_model(str(raw), model_type="bert",
+                                       num_heads=bert.config.num_attention_heads,
+                                       hidden_size=bert.config.hidden_size)  # fmt: skip
+        print(f"  ORT fusions: {opt.get_fused_operator_statistics()}", flush=True)
+        opt.save_model_to_file(str(raw) + ".tmp")
+        os.replace(str(raw) + ".tmp", fp32)
+        raw.unlink()
+    int8 = cache_dir / "e5-ort-int8.onnx"
+    if quantized and not int8.is_file():
+        import onnx
+
+        quantize_dynamic(fp32, str(int8) + ".tmp", per_channel=True, weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fmt: skip
+        os.replace(str(int8) + ".tmp", int8)
+    return int8 if quantized else fp32
+
+
+def _classic_bert(bert):  # type: ignore[no-untyped-def]
+    """BERT forward written as transformers 4.x wrote it (explicit attention, additive mask), so
+    ORT's optimizer fuses it into EmbedLayerNormalization / Attention / BiasGelu /
+    SkipLayerNormalization (transformers 5's own graph fuses no Attention); mean pooling."""
+    import torch
+
+    class Module(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+            h = bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
+            ext = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * -10000.0
+            batch, length = input_ids.shape
+            for layer in bert.encoder.layer:
+                att = layer.attention.self
+                heads, size = att.num_attention_heads, att.attention_head_size
+                q, k, v = (m(h).view(batch, length, heads, size).permute(0, 2, 1, 3)
+                           for m in (att.query, att.key, att.value))  # fmt: skip
+                scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(size) + ext
+                ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3)
+                ctx = ctx.contiguous().view(batch, length, heads * size)
+                out = layer.attention.output
+                h = out.LayerNorm(out.dense(ctx) + h)
+                h = layer.output.LayerNorm(layer.output.dense(layer.intermediate(h)) + h)
+            w = attention_mask.unsqueeze(-1).to(h.dtype)
+            return (h * w).sum(1) / w.sum(1).clamp(min=1e-9)
+
+    return Module().eval()
 
 
 def corpus_sources() -> dict[str, list[str]]:
@@ -136,7 +247,8 @@ def main() -> None:
                     help="comma-separated: fp32, bf16 (fused forward, the default), bf16-1w (fused, "
                          "one batch at a time), bf16-st "
                          "(sentence-transformers forward), int8 (per-channel, FFN output kept "
-                         "fp32), int8-all (every Linear in int8)")  # fmt: skip
+                         "fp32), int8-all (every Linear in int8), ort-fp32, ort-int8 "
+                         "(ONNX Runtime; see above)")  # fmt: skip
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -147,12 +259,17 @@ def main() -> None:
           flush=True)  # fmt: skip
 
     def make(precision: str, sort: bool) -> SentenceTransformerEmbedder:
+        if precision.startswith("ort-"):
+            onnx_file = export_onnx(path, args.cache_dir, quantized=precision == "ort-int8")
+            return OnnxEmbedder(path, onnx_file, args.batch_size)
         cls = Int8AllLinear if precision == "int8-all" else SentenceTransformerEmbedder
         prec = {"int8-all": "int8", "bf16-st": "bf16", "bf16-1w": "bf16"}.get(precision, precision)
         return cls(path, "query: ", "passage: ", prec, args.batch_size, 512, sort_by_length=sort,
                    fused=precision != "bf16-st", workers=1 if precision == "bf16-1w" else None)
 
     variants = args.variants.split(",")
+    if "fp32" in variants:  # the quality reference: measured first
+        variants = ["fp32"] + [v for v in variants if v != "fp32"]
     if args.skip_speed:
         args.rounds = 0
     # Unsorted batching is measured where it informs a choice (fp32, int8): the ratio is a
@@ -192,7 +309,7 @@ def main() -> None:
             d_vecs = np.asarray(emb.embed_documents(docs))
             q_vecs = np.asarray(_queries(emb, queries))
             mrr, ndcg = retrieval_scores(doc_ids, d_vecs, q_ids, q_vecs, qrels)
-            if ref_docs is None:
+            if ref_docs is None:  # the first variant; fp32 when measured (it goes first)
                 ref_docs = d_vecs
             cos = float(np.median((d_vecs * ref_docs).sum(axis=1)))
             quality[p] = (mrr, ndcg, cos)
@@ -202,16 +319,18 @@ def main() -> None:
     print()
     print(f"{'precision':10s} {'sorted c/s':>11s} {'ratio':>6s} {'unsorted c/s':>13s} "
           f"{'query ms':>9s} {'MRR@10':>7s} {'nDCG@10':>8s} {'cos fp32':>9s}")  # fmt: skip
-    first = None
+    def speed(key: tuple[str, bool]) -> float:
+        return statistics.median([len(chunks) / t for t in times.get(key, [])] or [math.nan])
+
+    base = "bf16" if "bf16" in variants else variants[0]
+    first = speed((base, True))
     for p in variants:
-        s = statistics.median([len(chunks) / t for t in times[(p, True)]] or [math.nan])
-        u = statistics.median([len(chunks) / t for t in times.get((p, False), [])] or [math.nan])
-        first = first or s
+        s, u = speed((p, True)), speed((p, False))
         mrr, ndcg, cos = quality.get(p, (float("nan"),) * 3)
         print(f"{p:10s} {s:11.1f} {s / first:6.2f} {u:13.1f} {latency[p]:9.1f} {mrr:7.4f} "
               f"{ndcg:8.4f} {cos:9.4f}")  # fmt: skip
     print(f"\n(medians of {args.rounds} interleaved rounds; batch size {args.batch_size}, "
-          f"{args.group} chunks per call; ratio = sorted c/s over the first variant's; load "
+          f"{args.group} chunks per call; ratio = sorted c/s over {base}'s; load "
           f"average {os.getloadavg()[0]:.1f}; "
           f"{len(q_ids) if quality else 0} nta_faq queries over {len(doc_ids) if quality else 0}"
           " documents cut to 500 chars; 'cos fp32' = median cosine of document vectors to fp32)")

@@ -17,14 +17,14 @@ settings = settings_or_stop()
 user = require_user(settings)  # stops the run with the sign-in form until someone signs in
 
 pages = [
-    st.Page("ui_ask.py", title="質問", icon="💬", default=True),
-    st.Page("ui_draft.py", title="答弁作成", icon="📝"),
+    st.Page("ui_ask.py", title="質問", icon=":material/chat:", default=True),
+    st.Page("ui_draft.py", title="答弁作成", icon=":material/edit_note:"),
 ]
 if user.is_admin:
     pages += [
-        st.Page("ui_documents.py", title="文書管理", icon="🗂️"),
-        st.Page("ui_evaluation.py", title="評価", icon="📊"),
-        st.Page("ui_usage.py", title="利用状況", icon="📈"),
+        st.Page("ui_documents.py", title="文書管理", icon=":material/folder_open:"),
+        st.Page("ui_evaluation.py", title="評価", icon=":material/bar_chart:"),
+        st.Page("ui_usage.py", title="利用状況", icon=":material/monitoring:"),
     ]
 page = st.navigation(pages)
 

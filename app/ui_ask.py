@@ -97,7 +97,7 @@ def show_turn(i: int, turn: Turn, latest: bool) -> None:
         st.markdown(html.escape(turn.question))
     with st.chat_message("assistant"):
         if turn.carried:
-            st.caption(f"🔗 {Contextualized(turn.searched, turn.carried, _previous(i)).note}　検索した文: 「{turn.searched}」")
+            st.caption(f":material/link: {Contextualized(turn.searched, turn.carried, _previous(i)).note}　検索した文: 「{turn.searched}」")
         show_answer(turn.answer)
         if not turn.answer.refused:
             if latest:
@@ -122,7 +122,7 @@ def ask(question: str) -> None:
         st.markdown(html.escape(question))
     with st.chat_message("assistant"):
         if ctx.carried:
-            st.caption(f"🔗 {ctx.note}　検索した文: 「{ctx.searched}」")
+            st.caption(f":material/link: {ctx.note}　検索した文: 「{ctx.searched}」")
         placeholder = st.empty()
         streamed: list[str] = []
 

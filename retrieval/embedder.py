@@ -167,6 +167,11 @@ class SentenceTransformerEmbedder:
         batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         if self._fused is not None:
             fused = self._fused
+            if len(batches) == 1 and len(order) >= 4 and fused.workers >= 2:
+                # A handful of texts (an answer's candidate sentences): two half batches side by
+                # side on one thread each beat one batch on two threads (bench/search_speed.py).
+                half = (len(order) + 1) // 2
+                batches = [order[:half], order[half:]]
             # Tokenize here (a fast tokenizer must not be shared across threads), run the forward
             # passes on the pool: one batch per core, each on one thread (see FusedBert.map).
             inputs = [fused.tokenize(model.tokenizer, [prompt + texts[i] for i in idx]) for idx in batches]

@@ -1,6 +1,6 @@
 """Embedding speed and retrieval quality per precision (fp32 / bf16 / int8) of the built-in e5.
 
-"bf16" is the default path (the fused forward, retrieval.embedder.FusedBert, one batch per core
+"bf16" is the default path (the fused forward, retrieval.fused_bert.FusedBert, one batch per core
 at a time); "bf16-1w" the fused forward one batch at a time on torch's threads; "bf16-st" the
 same bf16 weights through sentence-transformers' own forward. "ort-fp32" / "ort-int8" run the
 model through ONNX Runtime (graph fused by its BERT optimizer; int8 = dynamic per-channel

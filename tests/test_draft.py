@@ -6,32 +6,28 @@ with nothing relevant marked for a human, and the consistency check on a real an
 from __future__ import annotations
 
 import json
-import shutil
 from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from ingest.pipeline import Ingestor
 from retrieval.answer_types import FLAG_INVALID_CITATION, AnswerSentence, Source
 from retrieval.draft import Drafter, adapt_sentences, load_templates, number_sources
 from retrieval.draft_types import NEEDS_REVIEW, PastAnswer, PointDraft
 from retrieval.embedder import HashEmbedder
-from retrieval.index import open_index
 from retrieval.past_answers import PastAnswerFinder
 from retrieval.question_analysis import Point, analyze_question
 from retrieval.search import Searcher
-from retrieval.settings import ChunkSettings, IndexSettings, SecuritySettings
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
 from retrieval.verify import ContradictionChecker
 
 from .conftest import SAMPLES
+from .test_past_answers import index_minutes_and_law
 
 PUBLIC = Access(clearance=1, groups=["all"])
 KOKKAI = SAMPLES / "kokkai"
-LAW = SAMPLES / "laws" / "405AC0000000088_20240401_504AC0100000052.xml"  # 行政手続法
 FX = "121314370X00120240823_051"  # 鈴木財務大臣: 為替介入の総額・目的・効果
 INTERVENTION = "御指摘の六月の二十七日から七月二十九日には、総額にいたしますと五兆五千三百四十八億円の為替介入を実施いたしました。"
 PURPOSE = "為替介入には、そのような為替相場の過度な変動に対しその安定を図るという意義があると思います。"
@@ -182,14 +178,7 @@ def test_checker_sees_the_draft_but_not_its_own_copy_as_a_conflict():
 
 @pytest.fixture(scope="module")
 def drafter(tmp_path_factory, real_embedder):
-    root = tmp_path_factory.mktemp("draft")
-    docs = root / "docs"
-    shutil.copytree(KOKKAI, docs / "kokkai")
-    (docs / "laws").mkdir()
-    shutil.copy(LAW, docs / "laws" / LAW.name)
-    index = open_index(IndexSettings(path=root / "index"), real_embedder.dimension)
-    Ingestor(index, real_embedder, SparseEncoder(), ChunkSettings(), SecuritySettings(), docs).ingest([docs])
-    index.flush()
+    index = index_minutes_and_law(tmp_path_factory.mktemp("draft"), real_embedder)
     sparse = SparseEncoder()
     finder = PastAnswerFinder(Searcher(index, real_embedder, sparse))
     yield Drafter(finder, real_embedder, sparse, ContradictionChecker(real_embedder, sparse))

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from ingest.pipeline import IngestOptions, Ingestor
 from ingest.readers.kokkai import read_kokkai_json
@@ -27,6 +26,7 @@ from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
 
 from .conftest import SAMPLES
+from .test_answer_llm import RaisingFake, RecordingFake
 
 PUBLIC = Access(clearance=1, groups=["all"])
 INSIDER = Access(clearance=2, groups=["zaimu"])
@@ -175,20 +175,7 @@ def test_empty_point_and_similarity_gate(minutes_index):
 # -- 想定問答 with an LLM ------------------------------------------------------------------------
 
 
-class RecordingFake(FakeListChatModel):
-    seen: list[Any] = []
-
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[override]
-        self.seen.append(messages)
-        yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-
-class RaisingFake(FakeListChatModel):
-    exc: Any = None
-
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[override]
-        raise self.exc
-        yield  # pragma: no cover
+# RecordingFake / RaisingFake: the scripted chat models of tests/test_answer_llm.py.
 
 
 def test_parse_qa_reads_question_answer_pairs():

@@ -68,17 +68,21 @@ def test_member_question_rule_and_neighbour_ids():
 # -- slow: real minutes, real embedder --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def kokkai_index(tmp_path_factory, real_embedder):
-    """The real minutes and 行政手続法 of data_samples, embedded for real, in an Edge index of their own."""
-    root = tmp_path_factory.mktemp("past_answers")
+def index_minutes_and_law(root, embedder):
+    """The real minutes and 行政手続法 of data_samples, embedded for real, in an Edge index under ``root``."""
     docs = root / "docs"
     shutil.copytree(KOKKAI, docs / "kokkai")
     (docs / "laws").mkdir()
     shutil.copy(LAW, docs / "laws" / LAW.name)
-    index = open_index(IndexSettings(path=root / "index"), real_embedder.dimension)
-    Ingestor(index, real_embedder, SparseEncoder(), ChunkSettings(), SecuritySettings(), docs).ingest([docs])
+    index = open_index(IndexSettings(path=root / "index"), embedder.dimension)
+    Ingestor(index, embedder, SparseEncoder(), ChunkSettings(), SecuritySettings(), docs).ingest([docs])
     index.flush()
+    return index
+
+
+@pytest.fixture(scope="module")
+def kokkai_index(tmp_path_factory, real_embedder):
+    index = index_minutes_and_law(tmp_path_factory.mktemp("past_answers"), real_embedder)
     yield index
     index.close()
 

@@ -1,42 +1,74 @@
-"""The administrators' 評価 and 利用状況 pages, driven headless by AppTest: real evaluation reports
-from eval/reports, and a tmp audit log filled through the audit API."""
+"""The administrators' 評価 and 利用状況 pages, driven headless by AppTest: reports written by the
+real evaluation harness on a tiny set cut from the 国税庁 FAQ, and a tmp audit log filled through the
+audit API."""
 
 from __future__ import annotations
 
+import json
 import shutil
+
+import pytest
 
 from app.audit import AuditLog
 from app.eval_view import list_reports, metric_table
+from app.factory import build_answerer
+from eval.answers_eval import evaluate_answers, markdown_answers
+from eval.charts import write_charts
+from eval.compare import save_report
+from eval.report import markdown_summary
+from eval.retrieval_eval import evaluate_retrieval
+from retrieval.embedder import HashEmbedder
+from retrieval.settings import Settings
 
 from .app_testing import ADMIN, app, app_env, texts  # noqa: F401  (fixture)
-from .conftest import ROOT
+from .test_eval_compare import _tiny_beir
 
-REPORTS = ROOT / "eval/reports"
-RETRIEVAL = "20261122-052529-retrieval-lawqa"
-RETRIEVAL_OLD = "20261122-043747-retrieval-lawqa"
-ANSWERS = "20261122-054807-answers-nta_faq"
+# (stem in the folder, kind, created): listed newest first by their "created" field.
+RETRIEVAL_OLD = "old-retrieval-nta_faq"
+RETRIEVAL = "new-retrieval-nta_faq"
+ANSWERS = "newest-answers-nta_faq"
 
 
-def _reports(tmp_path):
-    folder = tmp_path / "reports"
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Three reports of the harness (two retrieval runs with different k, one answer run) and a
+    broken file, in one folder. The hash embedder keeps it fast; the page only reads the files."""
+    root = tmp_path_factory.mktemp("eval")
+    dataset = _tiny_beir(root / "nta_faq")
+    settings = Settings.load(index={"path": root / "var" / "index"}, answer={"min_relevance": -1.0})
+    runs = [
+        (RETRIEVAL_OLD, "2026-01-01T09:00:00+00:00",
+         evaluate_retrieval(dataset, settings, k=3, baselines=["bm25"], embedder=HashEmbedder(32))),
+        (RETRIEVAL, "2026-01-02T09:00:00+00:00",
+         evaluate_retrieval(dataset, settings, k=5, baselines=["bm25"], embedder=HashEmbedder(32))),
+        (ANSWERS, "2026-01-03T09:00:00+00:00",
+         evaluate_answers(dataset, settings, build_answerer, embedder=HashEmbedder(32), llm_judge=False)),
+    ]
+    folder = root / "reports"
     folder.mkdir()
-    for stem in (RETRIEVAL, RETRIEVAL_OLD, ANSWERS):
-        for f in REPORTS.glob(f"{stem}.*"):
-            shutil.copy(f, folder)
+    for stem, created, report in runs:
+        report["created"] = created
+        markdown = markdown_answers if report["kind"] == "answers" else markdown_summary
+        json_path, md_path = save_report(report, root / stem, markdown)
+        shutil.copy(json_path, folder / f"{stem}.json")
+        shutil.copy(md_path, folder / f"{stem}.md")
+        write_charts(report, folder / f"{stem}.json")
     (folder / "broken.json").write_text("{", encoding="utf-8")
     return folder
 
 
-def test_reports_are_listed_newest_first_with_metric_tables(tmp_path):
-    entries, problems = list_reports(_reports(tmp_path))
+def test_reports_are_listed_newest_first_with_metric_tables(reports):
+    entries, problems = list_reports(reports)
     assert [e.path.stem for e in entries] == [ANSWERS, RETRIEVAL, RETRIEVAL_OLD]
     assert len(problems) == 1 and "broken.json" in problems[0]
-    rows = {r["システム"]: r for r in metric_table(__import__("json").loads(entries[1].path.read_text()))}
-    assert set(rows) >= {"dense", "sparse", "hybrid"} and rows["hybrid"]["mrr@10"] == 0.8214
+    report = json.loads(entries[1].path.read_text(encoding="utf-8"))
+    rows = {r["システム"]: r for r in metric_table(report)}
+    assert set(rows) >= {"dense", "sparse", "hybrid", "bm25"}
+    assert rows["hybrid"]["mrr@5"] == round(report["metrics"]["hybrid"]["mrr@5"], 4)
 
 
-def test_evaluation_page_shows_a_report_its_chart_and_compares_two_runs(app_env, tmp_path):
-    folder = _reports(tmp_path)
+def test_evaluation_page_shows_a_report_its_chart_and_compares_two_runs(app_env, reports):
+    folder = reports
     at = app(ADMIN).run()
     at.switch_page("ui_evaluation.py").run()
     at.text_input[0].set_value(str(folder)).run()

@@ -220,20 +220,25 @@ def index() -> None:
 
 
 @index.command("stats")
-def index_stats() -> None:
-    """索引の文書数・チャンク数を文書種別ごとに表示します。"""
+@click.option("--clearance", type=click.IntRange(1, 3), default=1, show_default=True, help="利用者の機密性クリアランス")
+@click.option("--groups", default="all", show_default=True, help="利用者の所属グループ（カンマ区切り）")
+@click.option("--all", "everything", is_flag=True, help="保守用: 機密性やグループに関係なくすべての文書を数えます")
+def index_stats(clearance: int, groups: str, everything: bool) -> None:
+    """閲覧できる文書の数・チャンク数を文書種別ごとに表示します。"""
     settings = _settings()
+    # Counts and titles are readable content too: filtered like search unless --all (maintenance).
+    access = None if everything else Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
     try:
         embedder = build_embedder(settings)
         idx = build_index(settings, embedder, read_only=True)
         try:
-            docs = idx.documents()
-            chunks = idx.count()
+            docs = idx.documents(access)
+            chunks = idx.count(access)
         finally:
             idx.close()
     except GyoseiError as exc:
         _fail(exc)
-    table = Table(title="索引の統計")
+    table = Table(title="索引の統計（すべての文書）" if everything else f"索引の統計（機密性{clearance}まで・グループ {groups}）")
     table.add_column("文書種別")
     table.add_column("文書数", justify="right")
     table.add_column("チャンク数", justify="right")

@@ -21,6 +21,7 @@ on its own eval index built from public corpora; it is not a user-facing path.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -445,11 +446,24 @@ def test_cli_search_and_ask_with_clearance_and_groups(built, cli, user):
     assert folders <= readable(access) and readable(access) & set(QUESTIONS) <= folders
 
 
+@pytest.mark.parametrize("user", ["soumu2", "finance1", "clear3_all"])
+def test_cli_index_stats_counts_only_readable_documents(built, cli, user):
+    access, guard = USERS[user], Guard(built, USERS[user])
+    stats = cli("index", "stats", "--clearance", str(access.clearance), "--groups", ",".join(access.groups))
+    assert stats.exit_code == 0, stats.output
+    guard.anywhere(stats.output)
+    total = re.search(r"合計\S*\s*│\s*(\d+)\s*│", stats.output)
+    assert total and int(total.group(1)) == len(guard.allowed_ids), stats.output
+    everything = cli("index", "stats", "--all")
+    assert re.search(rf"合計\S*\s*│\s*{len(built['admin_docs'])}\s*│", everything.output), everything.output
+
+
 def test_cli_defaults_to_the_lowest_clearance(built, cli):
     guard = Guard(built, Access(clearance=1, groups=["all"]))
     for question in ALL_QUESTIONS[:-1]:  # the questions aimed at restricted documents
         guard.anywhere(cli("search", question, "-k", "20").output)
         guard.anywhere(cli("ask", question, "--json").output)
+    guard.anywhere(cli("index", "stats").output)
 
 
 # -- ingestion ------------------------------------------------------------------------------------

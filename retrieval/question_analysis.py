@@ -57,6 +57,7 @@ _ASK_ANY_RE = re.compile(
 _AGENDA_RE = re.compile(r"(いき|まいり|参り)たい|させていただきます[。]?$|質問に入")
 # 「次に、防衛費について伺います。」: a topic is announced; the question may follow.
 _TOPIC_RE = re.compile(r"について(は|も)?、?(お?伺い|お尋ね|質問|お聞き)(します|いたします|をします|をいたします|したいと思います)")
+_ANNOUNCE_RE = re.compile(r"について(は|も)?、?(お?伺い|お尋ね|質問|お聞き)")
 
 _KNUM = "一二三四五六七八九十"
 _MARKERS: list[tuple[str, re.Pattern[str]]] = [
@@ -321,6 +322,13 @@ def _same_topic(group: list[_Sent], previous: list[_Sent]) -> bool:
     return len(new & seen) / len(new) >= 0.5
 
 
+def _preface(group: list[_Sent], rest: list[tuple[str, list[_Sent]]]) -> bool:
+    """「本日は、〜について質問をいたします。」 before 「まず、…」: the whole speech's theme, which
+    is context for the first point rather than a 論点 of its own."""
+    return (bool(rest) and rest[0][1][0].cue not in ("", "また") and not group[0].cue
+            and max(x.ask for x in group) == 1)
+
+
 def _segments(sents: list[_Sent]) -> list[tuple[str, list[_Sent]]]:
     """Sentences grouped into (label, sentences) points; no-question fragments merged."""
     body = [s for s in sents if not s.boiler]
@@ -353,8 +361,8 @@ def _segments(sents: list[_Sent]) -> list[tuple[str, list[_Sent]]]:
     merged: list[tuple[str, list[_Sent]]] = []
     pending: list[_Sent] = []
     pending_label = ""
-    for label, group in segs:
-        if not any(x.ask for x in group):
+    for i, (label, group) in enumerate(segs):
+        if not any(x.ask for x in group) or i == 0 and _preface(group, segs[1:]):
             if not pending:
                 pending_label = label
             pending.extend(group)  # context: joins the next point that asks
@@ -368,7 +376,9 @@ def _segments(sents: list[_Sent]) -> list[tuple[str, list[_Sent]]]:
             merged.append((pending_label, pending))
     out: list[tuple[str, list[_Sent]]] = []
     for label, group in merged:
-        if out and not label and _same_topic(group, out[-1][1]):
+        # 「また、〜について伺います。」: the speaker opens a new 論点 himself, however close its words.
+        announced = bool(group[0].cue) and bool(_ANNOUNCE_RE.search(group[0].text))
+        if out and not label and not announced and _same_topic(group, out[-1][1]):
             out[-1][1].extend(group)
         else:
             out.append((label, group))

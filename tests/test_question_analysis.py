@@ -127,6 +127,19 @@ def test_cue_phrases_split_a_committee_speech():
         assert not GENERIC & set(p.terms)
 
 
+def test_a_theme_announced_first_is_context_and_an_announced_topic_is_a_point():
+    text = ("本日は、デジタル行政について質問をいたします。まず、マイナ保険証の利用率についてお尋ねします。"
+            "利用率が低迷している原因をどう分析しているのか。また、紙の保険証の廃止について伺います。")
+    qa = analyze_question(text)
+    # The theme of the whole speech opens the first point instead of standing alone as a 論点;
+    # 「また、…について伺います。」 opens its own, though both are about 保険証.
+    assert [p.text[:6] for p in qa.points] == ["本日は、デジ", "また、紙の保"]
+    assert "利用率" in qa.points[0].terms and "廃止" in " ".join(qa.points[1].terms)
+    # Topics announced one after another are each a 論点 (the minister answers each).
+    qa = analyze_question("まず、防衛費の財源について伺います。次に、少子化対策について伺います。")
+    assert [p.label for p in qa.points] == ["まず", "次に"]
+
+
 def test_real_speech_points_and_terms():
     # diet_qa 121303815X01320240730_006: one question (two clauses) after context.
     q = next(q for q in _diet_qa() if q["_id"] == "121303815X01320240730_006")

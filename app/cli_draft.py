@@ -25,6 +25,7 @@ from app.answer_view import FLAG_LABELS
 from app.draft_service import make_draft
 from app.factory import build_drafter, build_followups
 from retrieval.errors import GyoseiError
+from retrieval.query_limits import check_draft_question
 from retrieval.settings import Settings
 from retrieval.types import Access
 
@@ -110,6 +111,7 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
         _fail(GyoseiError(f"--out には .docx のファイル名を指定してください（指定: {out_path}）。"))
     try:
         settings = Settings.load()
+        check_draft_question(question, settings.limits)
     except GyoseiError as exc:
         _fail(exc)
     access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])

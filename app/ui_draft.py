@@ -14,7 +14,7 @@ from app.draft_edit import apply_choices, apply_text
 from app.draft_service import kept_choices, make_draft
 from app.feedback import RATING_VALUES, record_feedback
 from app.ui_common import current_user, settings_or_stop, shared, show_error, source_card
-from retrieval.query_limits import check_query
+from retrieval.query_limits import check_draft_question
 
 PAGE = "答弁作成"
 DRAFT = "draft_current"
@@ -48,7 +48,7 @@ with st.form("draft_input"):
 def run_draft(text: str, kept: dict[str, bool] | None = None) -> None:
     """Draft (again) with progress; the result replaces the page's current draft."""
     try:
-        check_query(text, settings.limits)
+        check_draft_question(text, settings.limits)
         res = shared(settings)
         with st.status("答弁案を作成しています…", expanded=True) as status:
             with resources.audit_log(settings).track(user.name, "draft", {"page": PAGE, "question": text,

@@ -17,19 +17,22 @@ from retrieval.errors import GyoseiError
 if TYPE_CHECKING:
     from retrieval.settings import LimitsSettings
 
-__all__ = ["QueryTooLongError", "check_query"]
+__all__ = ["QueryTooLongError", "check_query", "check_draft_question"]
 
 
 class QueryTooLongError(GyoseiError):
     """A question is longer than ``LimitsSettings.max_query_chars``."""
 
-    def __init__(self, length: int, maximum: int) -> None:
+    def __init__(self, length: int, maximum: int, draft: bool = False) -> None:
         self.length = length
         self.maximum = maximum
-        super().__init__(
-            f"質問が長すぎます（{length}文字、上限{maximum}文字）。要点を短くまとめて質問してください"
-            "（上限は GYOSEI_LIMITS__MAX_QUERY_CHARS で変えられます）。"
-        )
+        if draft:
+            message = (f"答弁案を作成する質問が長すぎます（{length}文字、上限{maximum}文字）。質問主意書を分けて"
+                       "作成してください（上限は GYOSEI_LIMITS__MAX_DRAFT_QUESTION_CHARS で変えられます）。")
+        else:
+            message = (f"質問が長すぎます（{length}文字、上限{maximum}文字）。要点を短くまとめて質問してください"
+                       "（上限は GYOSEI_LIMITS__MAX_QUERY_CHARS で変えられます）。")
+        super().__init__(message)
 
 
 def check_query(text: str, limits: LimitsSettings) -> None:
@@ -37,3 +40,11 @@ def check_query(text: str, limits: LimitsSettings) -> None:
     length = len(text.strip())
     if length > limits.max_query_chars:
         raise QueryTooLongError(length, limits.max_query_chars)
+
+
+def check_draft_question(text: str, limits: LimitsSettings) -> None:
+    """The same for a question to draft an answer to: a 質問主意書 runs to several thousand
+    characters (it is split into 論点, each searched on its own), so its limit is its own."""
+    length = len(text.strip())
+    if length > limits.max_draft_question_chars:
+        raise QueryTooLongError(length, limits.max_draft_question_chars, draft=True)

@@ -88,6 +88,7 @@ class LimitsSettings(BaseModel):
     max_zip_ratio: float = Field(default=100, gt=1)  # DOCX: per-entry uncompressed/compressed
     parse_timeout_s: float = Field(default=120, ge=0)
     max_query_chars: int = Field(default=2000, ge=1)
+    max_draft_question_chars: int = Field(default=20_000, ge=1)  # a 質問主意書 to draft an answer to
     max_filename_chars: int = Field(default=120, ge=8)
 
 

@@ -107,6 +107,20 @@ def test_unreadable_question_files_get_japanese_errors(fake, tmp_path, setup, ex
     assert fake.calls == []  # nothing was drafted
 
 
+def test_a_long_shitsumon_shuisho_is_drafted_and_an_overlong_one_refused(fake, tmp_path, monkeypatch):
+    long = QUESTION + "\n" + "\n".join(f"{n} 行政のデジタル化の進捗について、政府の見解を示されたい。" * 12 for n in "四五六七八九十")
+    assert 2000 < len(long) < 20_000  # over the limit for a question, a 質問主意書 of normal length
+    qfile = tmp_path / "long.txt"
+    qfile.write_text(long, encoding="utf-8")
+    result = CliRunner().invoke(main, ["draft", str(qfile)])
+    assert result.exit_code == 0, result.output
+    assert fake.calls[0][0] == long
+    monkeypatch.setenv("GYOSEI_LIMITS__MAX_DRAFT_QUESTION_CHARS", "2000")
+    refused = CliRunner().invoke(main, ["draft", str(qfile)])
+    assert refused.exit_code == 2 and "答弁案を作成する質問が長すぎます" in "".join(refused.output.split())
+    assert len(fake.calls) == 1  # nothing was drafted
+
+
 def test_output_problems_are_reported_in_japanese(fake, tmp_path):
     qfile = tmp_path / "q.txt"
     qfile.write_text(QUESTION, encoding="utf-8")

@@ -27,7 +27,7 @@ from ingest.safety import check_file, check_zip, parse_with_timeout, sanitize_fi
 from retrieval.embedder import HashEmbedder
 from retrieval.errors import GyoseiError, ReaderError
 from retrieval.index import open_index
-from retrieval.query_limits import QueryTooLongError, check_query
+from retrieval.query_limits import QueryTooLongError, check_draft_question, check_query
 from retrieval.settings import ChunkSettings, IndexSettings, LimitsSettings, SecuritySettings, Settings
 from retrieval.text.sparse import SparseEncoder
 
@@ -316,6 +316,15 @@ def test_query_length_limit():
     assert str(info.value).startswith("質問が長すぎます（2001文字、上限2000文字）")
     with pytest.raises(QueryTooLongError, match="（13文字、上限10文字）"):
         check_query("国会答弁の作成支援とは何か", LimitsSettings(max_query_chars=10))
+
+
+def test_a_question_to_draft_for_has_its_own_longer_limit():
+    shuisho = "一 " + "行政のデジタル化について、政府の見解を示されたい。" * 300
+    check_draft_question(shuisho, LIMITS)  # ~7,500 characters: a long 質問主意書, accepted
+    with pytest.raises(QueryTooLongError):
+        check_query(shuisho, LIMITS)
+    with pytest.raises(QueryTooLongError, match="答弁案を作成する質問が長すぎます（20001文字、上限20000文字）"):
+        check_draft_question("あ" * 20_001, LIMITS)
 
 
 def test_limits_are_settings_read_from_the_environment(monkeypatch):

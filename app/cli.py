@@ -2,7 +2,7 @@
 
 Examples::
 
-    gyosei setup                         # build the embedded model (once, offline)
+    gyosei setup                         # build the embedded model and NLI classifier (once, offline)
     gyosei ingest data_samples --sync    # index a folder, remove documents gone from disk
     gyosei search "行政手続法の目的"      # passages with their sources
     gyosei index stats
@@ -55,15 +55,24 @@ def main(verbose: bool) -> None:
 
 @main.command()
 def setup() -> None:
-    """埋め込みモデルを準備します（初回のみ、オフラインで構築）。"""
+    """埋め込みモデルと矛盾チェックの分類器を準備します（初回のみ、オフラインで構築）。"""
+    from retrieval.llm import chat_model_from_settings
+    from retrieval.nli import classifier_from_cache
+
     settings = _settings()
     try:
         embedder = build_embedder(settings)
         with console.status("埋め込みモデルを準備しています…"):
             dim = len(embedder.embed_query("準備"))
+        console.print(f"埋め込みモデルの準備ができました（{settings.embedding.model}、{dim}次元）")
+        if chat_model_from_settings(settings.llm) is not None:
+            return  # the 矛盾チェック asks the LLM: no classifier needed
+        # Trained once into the cache (minutes on first set-up); without it the first draft waits.
+        with console.status("矛盾チェック用の NLI 分類器を準備しています（初回のみ数分かかります）…"):
+            judge = classifier_from_cache(embedder, settings.embedding.cache_dir)
     except GyoseiError as exc:
         _fail(exc)
-    console.print(f"埋め込みモデルの準備ができました（{settings.embedding.model}、{dim}次元）")
+    console.print(f"矛盾チェック用の NLI 分類器の準備ができました（{judge.folder}）")
 
 
 @main.command()

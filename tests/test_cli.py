@@ -68,3 +68,22 @@ def test_exit_status_is_nonzero_only_when_nothing_could_be_indexed(env, tmp_path
     partly = runner.invoke(main, ["ingest", str(bad)])
     assert partly.exit_code == 0, partly.output
     assert "失敗 1" in partly.output
+
+
+def test_setup_prepares_the_model_and_the_nli_classifier(env, model_cache_dir, monkeypatch):
+    monkeypatch.setenv("GYOSEI_LLM__PROVIDER", "none")
+    result = CliRunner().invoke(main, ["setup"])
+    assert result.exit_code == 0, result.output
+    flat = "".join(result.output.split())  # rich wraps long lines
+    assert "埋め込みモデルの準備ができました" in flat
+    ready = re.search(r"NLI分類器の準備ができました（(.+?)）", flat)
+    assert ready, result.output
+    folder = Path(ready.group(1))
+    assert folder.parent == model_cache_dir / "nli" and (folder / "weights.npz").is_file()
+    # With an LLM configured the 矛盾チェック asks it: nothing to train.
+    monkeypatch.setenv("GYOSEI_LLM__PROVIDER", "openai_compatible")
+    monkeypatch.setenv("GYOSEI_LLM__BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("GYOSEI_LLM__MODEL", "m")
+    with_llm = CliRunner().invoke(main, ["setup"])
+    assert with_llm.exit_code == 0, with_llm.output
+    assert "埋め込みモデルの準備ができました" in with_llm.output and "NLI" not in with_llm.output

@@ -1,7 +1,8 @@
 """Embedding speed and retrieval quality per precision (fp32 / bf16 / int8) of the built-in e5.
 
 "bf16" is the default path (the fused forward, retrieval.fused_bert.FusedBert, one batch per core
-at a time); "bf16-1w" the fused forward one batch at a time on torch's threads; "bf16-st" the
+at a time, batches sorted by token count); "bf16-chars" the same with batches sorted by character
+count; "bf16-1w" the fused forward one batch at a time on torch's threads; "bf16-st" the
 same bf16 weights through sentence-transformers' own forward. "ort-fp32" / "ort-int8" run the
 model through ONNX Runtime (graph fused by its BERT optimizer; int8 = dynamic per-channel
 quantization of every MatMul and Attention), two single-thread runs at a time on one session;
@@ -53,6 +54,19 @@ class Int8AllLinear(SentenceTransformerEmbedder):
         quantize_int8(model, keep_ffn_output=False)
         self.precision = "int8"
         return model
+
+
+class CharSorted(SentenceTransformerEmbedder):
+    """Variant for comparison: the fused forward with batches sorted by character count (what the
+    embedder did before it sorted by token count)."""
+
+    def _encode(self, texts: list[str], prompt: str) -> list[list[float]]:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = super()._encode([texts[i] for i in order], prompt)  # sort_by_length=False: kept
+        out: list[list[float]] = [[] for _ in texts]
+        for i, vec in zip(order, vectors):
+            out[i] = vec
+        return out
 
 
 class OnnxEmbedder(SentenceTransformerEmbedder):
@@ -245,7 +259,8 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=0, help="document pool size (0 = all 1848)")
     ap.add_argument("--variants", default="fp32,bf16-st,bf16-1w,bf16,int8",
                     help="comma-separated: fp32, bf16 (fused forward, the default), bf16-1w (fused, "
-                         "one batch at a time), bf16-st "
+                         "one batch at a time), bf16-chars (fused, batches sorted by characters, not "
+                         "tokens), bf16-st "
                          "(sentence-transformers forward), int8 (per-channel, FFN output kept "
                          "fp32), int8-all (every Linear in int8), ort-fp32, ort-int8 "
                          "(ONNX Runtime; see above)")  # fmt: skip
@@ -262,6 +277,8 @@ def main() -> None:
         if precision.startswith("ort-"):
             onnx_file = export_onnx(path, args.cache_dir, quantized=precision == "ort-int8")
             return OnnxEmbedder(path, onnx_file, args.batch_size)
+        if precision == "bf16-chars":
+            return CharSorted(path, "query: ", "passage: ", "bf16", args.batch_size, 512, sort_by_length=False)
         cls = Int8AllLinear if precision == "int8-all" else SentenceTransformerEmbedder
         prec = {"int8-all": "int8", "bf16-st": "bf16", "bf16-1w": "bf16"}.get(precision, precision)
         return cls(path, "query: ", "passage: ", prec, args.batch_size, 512, sort_by_length=sort,

@@ -161,19 +161,25 @@ class SentenceTransformerEmbedder:
 
         model = self._load()
         order = list(range(len(texts)))
-        if self.sort_by_length:
+        fused = self._fused
+        if fused is not None:
+            # Tokenize here (a fast tokenizer must not be shared across threads), then sort by
+            # token count, which differs from character count by script (kanji vs kana, digits):
+            # batches of equal token length carry little padding (bench/embed_speed.py).
+            ids = fused.token_ids(model.tokenizer, [prompt + t for t in texts])
+            if self.sort_by_length:
+                order.sort(key=lambda i: len(ids[i]))
+        elif self.sort_by_length:
             order.sort(key=lambda i: len(texts[i]))
         batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
-        if self._fused is not None:
-            fused = self._fused
+        if fused is not None:
             if len(batches) == 1 and len(order) >= 4 and fused.workers >= 2:
                 # A handful of texts (an answer's candidate sentences): two half batches side by
                 # side on one thread each beat one batch on two threads (bench/search_speed.py).
                 half = (len(order) + 1) // 2
                 batches = [order[:half], order[half:]]
-            # Tokenize here (a fast tokenizer must not be shared across threads), run the forward
-            # passes on the pool: one batch per core, each on one thread (see FusedBert.map).
-            inputs = [fused.tokenize(model.tokenizer, [prompt + texts[i] for i in idx]) for idx in batches]
+            # The forward passes run on the pool: one batch per core, each on one thread (see FusedBert.map).
+            inputs = [fused.pad(model.tokenizer, [ids[i] for i in idx]) for idx in batches]
             results = fused.map(inputs)
         else:  # one encode call per batch: the batch's composition decides the padding
             results = (model.encode([texts[i] for i in idx], prompt=prompt or None,

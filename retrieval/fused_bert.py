@@ -68,15 +68,18 @@ class FusedBert:
             and torch.backends.mkldnn.is_available()
         )
 
-    def tokenize(self, tokenizer: Any, texts: list[str]) -> tuple[Any, Any]:
-        """Input ids and attention mask of one batch, cut at ``max_seq_length`` tokens.
+    def token_ids(self, tokenizer: Any, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, cut at ``max_seq_length`` tokens (special tokens included)."""
+        return tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
+
+    def pad(self, tokenizer: Any, ids: list[list[int]]) -> tuple[Any, Any]:
+        """Input ids and attention mask of one batch of ``token_ids`` output.
 
         Padded to a multiple of ``PAD_MULTIPLE`` tokens: oneDNN builds kernels per input shape, and
         questions of every length would each pay that on first sight (the mask keeps the vectors
         the same).
         """
-        enc = tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
-                        pad_to_multiple_of=PAD_MULTIPLE, return_tensors="pt")  # fmt: skip
+        enc = tokenizer.pad({"input_ids": ids}, padding=True, pad_to_multiple_of=PAD_MULTIPLE, return_tensors="pt")
         return enc["input_ids"], enc["attention_mask"]
 
     def embed(self, inputs: tuple[Any, Any]) -> Any:

@@ -256,6 +256,30 @@ def test_sorted_batches_return_vectors_in_the_callers_order(e5_path: Path, fp32_
     assert small.dimension == 384
 
 
+@pytest.mark.slow
+def test_fused_batches_are_grouped_by_token_count_and_come_back_in_order(e5_path: Path) -> None:
+    # Character and token counts disagree across scripts: 20 kanji are ~15 tokens, 20 digits ~6.
+    texts = ["令和五年度予算における地方交付税交付金の総額", "1234567890123456789012345678",
+             "あ", "デジタル社会形成基本法第三十六条", "ABCDEFGHIJ KLMNOPQRST UVWXYZ abcdefghij",
+             "行政手続", "国会会議録検索システムの利用方法について説明します。"]
+    emb = SentenceTransformerEmbedder(str(e5_path), "query: ", "passage: ", "bf16", batch_size=2)
+    emb._load()
+    seen: list[list[int]] = []
+    real_map = emb._fused.map
+
+    def spy(inputs):
+        seen.extend(mask.sum(dim=1).tolist() for _, mask in inputs)
+        return real_map(inputs)
+
+    emb._fused.map = spy
+    vecs = emb.embed_documents(texts)
+    lengths = [n for batch in seen for n in batch]
+    assert sorted(lengths) == lengths and len(lengths) == len(texts)  # every batch: next lengths up
+    alone = SentenceTransformerEmbedder(str(e5_path), "query: ", "passage: ", "bf16", batch_size=1)
+    for text, vec in zip(texts, vecs):
+        assert _cos(vec, alone.embed_documents([text])[0]) >= 0.9999, text
+
+
 def _nta_ranking_cases() -> tuple[list[tuple[str, str]], dict[str, str]]:
     """The first questions of the nta_faq dev set, each with its one gold answer, and a pool of
     passages: the gold answers plus 40 answers from the same tax categories."""

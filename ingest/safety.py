@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.parse_worker import ParseWorker, parse_with_timeout
-from ingest.readers.file_common import describe_exception, sniff
+from ingest.readers.file_common import describe_exception, read_head, sniff
 from retrieval.errors import ReaderError
 from retrieval.query_limits import QueryTooLongError, check_query  # re-exported: retrieval owns it
 
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 MB = 1024 * 1024
-HEAD_BYTES = 8192
 # Formats whose parsers (pdfium, python-docx/unstructured, LibreOffice, lxml.html) can spin on
 # crafted input; ``read_path`` parses these in a child process that a timeout can kill.
 HANGABLE_EXTENSIONS = frozenset({".pdf", ".docx", ".doc", ".html", ".htm"})
@@ -61,25 +60,8 @@ def check_file(path: Path, limits: LimitsSettings) -> None:
     says, or a ZIP bomb. Reads only the first bytes and the ZIP directory; parses nothing."""
     path = Path(path)
     ext = path.suffix.lower()
-    try:
-        if not path.is_file():
-            raise ReaderError(path, "ファイルが見つからないか、通常のファイルではありません。")
-        size = path.stat().st_size
-        if size == 0:
-            raise ReaderError(path, "ファイルが空です（0バイト）。")
-        if size > limits.max_file_mb * MB:
-            raise ReaderError(
-                path,
-                f"ファイルが大きすぎます（{_mb(size)}、上限 {limits.max_file_mb:g} MB）。"
-                "ファイルを分割するか、上限（GYOSEI_LIMITS__MAX_FILE_MB）を見直してください。",
-            )
-        with path.open("rb") as fh:
-            head = fh.read(HEAD_BYTES)
-    except PermissionError:
-        raise ReaderError(path, "ファイルを読む権限がありません。") from None
-    except OSError as exc:
-        raise ReaderError(path, f"ファイルを開けません（{exc.strerror or exc}）。") from None
-
+    head = read_head(path, limits.max_file_mb * MB,
+                     "ファイルを分割するか、上限（GYOSEI_LIMITS__MAX_FILE_MB）を見直してください。")
     found = sniff(head)
     if ext == ".pdf":
         _expect(path, found.kind in ("pdf",), "PDF", found.description)

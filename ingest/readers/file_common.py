@@ -63,24 +63,36 @@ def sniff(head: bytes) -> Sniffed:
     return Sniffed("text", "テキスト")
 
 
-def check_input(path: Path, expected: str | tuple[str, ...], label: str) -> Sniffed:
-    """Check that ``path`` is a readable, non-empty file whose content is of an ``expected``
-    :func:`sniff` kind (one or several); ``label`` names the format in messages ("PDF")."""
-    kinds = (expected,) if isinstance(expected, str) else expected
+def read_head(path: Path, max_bytes: float | None = None, limit_hint: str = "") -> bytes:
+    """The first ``HEAD_BYTES`` of a regular, non-empty file no larger than ``max_bytes``; else a
+    ReaderError saying why in Japanese (``limit_hint`` tells how to raise the size limit).
+    Never opens a pipe or a device (reading one could block forever)."""
     try:
         if not path.exists():
             raise ReaderError(path, "ファイルが見つかりません。パスを確認してください。")
         if path.is_dir():
             raise ReaderError(path, "ファイルではなくフォルダです。")
-        if path.stat().st_size == 0:
+        if not path.is_file():
+            raise ReaderError(path, "通常のファイルではありません（名前付きパイプやデバイスなど）。")
+        size = path.stat().st_size
+        if size == 0:
             raise ReaderError(path, "ファイルが空です（0バイト）。")
+        if max_bytes is not None and size > max_bytes:
+            mb = 1024 * 1024
+            raise ReaderError(path, f"ファイルが大きすぎます（{size / mb:.1f} MB、上限 {max_bytes / mb:g} MB）。{limit_hint}")
         with path.open("rb") as fh:
-            head = fh.read(HEAD_BYTES)
+            return fh.read(HEAD_BYTES)
     except PermissionError:
         raise ReaderError(path, "ファイルを読む権限がありません。") from None
     except OSError as exc:
-        raise ReaderError(path, f"ファイルを読めません（{exc.strerror or exc}）。") from None
-    found = sniff(head)
+        raise ReaderError(path, f"ファイルを開けません（{exc.strerror or exc}）。") from None
+
+
+def check_input(path: Path, expected: str | tuple[str, ...], label: str) -> Sniffed:
+    """Check that ``path`` is a readable, non-empty file whose content is of an ``expected``
+    :func:`sniff` kind (one or several); ``label`` names the format in messages ("PDF")."""
+    kinds = (expected,) if isinstance(expected, str) else expected
+    found = sniff(read_head(path))
     if found.kind not in kinds:
         suffix = path.suffix or "（拡張子なし）"
         raise ReaderError(

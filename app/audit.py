@@ -162,20 +162,9 @@ class AuditLog:
         return list(self._select(since, until, user, action))
 
     def _select(self, since, until, user, action) -> Iterator[AuditEvent]:
-        where, args = [], []
         low, high = _bound(since, "since", end=False), _bound(until, "until", end=True)
-        if low:
-            where.append("ts >= ?")
-            args.append(low)
-        if high:
-            where.append("ts < ?")
-            args.append(high)
-        if user:
-            where.append("user_name = ?")
-            args.append(user)
-        if action:
-            where.append("action = ?")
-            args.append(action)
+        given = [(c, v) for c, v in (("ts >= ?", low), ("ts < ?", high), ("user_name = ?", user), ("action = ?", action)) if v]
+        where, args = [c for c, _ in given], [v for _, v in given]
         sql = f"SELECT {_COLUMNS} FROM audit_events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
         with self._lock:
             rows = self._db.read(sql, args)

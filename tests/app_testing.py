@@ -41,6 +41,20 @@ def app(user: User | None = None, timeout: float = 60) -> AppTest:
     return at
 
 
+def use_real_embedder(monkeypatch, cache_dir: Path, embedder) -> None:
+    """The app's shared components get the session's real model instead of loading a second copy."""
+    monkeypatch.setenv("GYOSEI_EMBEDDING__CACHE_DIR", str(cache_dir))
+    monkeypatch.setattr(resources, "build_embedder", lambda settings: embedder)
+
+
+def open_page(user: User, page: str, timeout: float = 300) -> AppTest:
+    """The app signed in as ``user``, switched to ``page`` (e.g. "ui_draft.py"), without errors."""
+    at = app(user, timeout=timeout).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
 ADMIN = User("admin", 2, ["all"], ["admin"])
 CLERK = User("clerk", 1, ["all"], [])
 

@@ -20,7 +20,7 @@ from eval.retrieval_eval import evaluate_retrieval
 from retrieval.embedder import HashEmbedder
 from retrieval.settings import Settings
 
-from .app_testing import ADMIN, app, app_env, texts  # noqa: F401  (fixture)
+from .app_testing import ADMIN, app_env, open_page, texts  # noqa: F401  (fixture)
 from .test_eval_compare import _tiny_beir
 
 # (stem in the folder, kind, created): listed newest first by their "created" field.
@@ -69,8 +69,7 @@ def test_reports_are_listed_newest_first_with_metric_tables(reports):
 
 def test_evaluation_page_shows_a_report_its_chart_and_compares_two_runs(app_env, reports):
     folder = reports
-    at = app(ADMIN).run()
-    at.switch_page("ui_evaluation.py").run()
+    at = open_page(ADMIN, "ui_evaluation.py", timeout=60)
     at.text_input[0].set_value(str(folder)).run()
     assert not at.exception
     labels = at.selectbox(key="eval_report").options
@@ -103,9 +102,7 @@ def test_usage_page_renders_from_the_audit_log(app_env):
         log.record("suzuki", "feedback", {"page": "質問", "rating": "good", "question": "標準処理期間"})
         log.record("sato", "draft", {"page": "答弁作成", "question": "デジタル行政について"}, latency_ms=900)
         log.record("sato", "upload", {"files": ["a.pdf"]})
-    at = app(ADMIN).run()
-    at.switch_page("ui_usage.py").run()
-    assert not at.exception
+    at = open_page(ADMIN, "ui_usage.py", timeout=60)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["質問数"] == "4"
     assert metrics["評価「良い」の割合"] == "67%"

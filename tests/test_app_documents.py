@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from app import resources
 from app.audit import AuditLog
 
-from .app_testing import ADMIN, app, app_env, texts  # noqa: F401  (fixture)
+from .app_testing import ADMIN, app_env, open_page, texts, use_real_embedder  # noqa: F401  (fixture)
 from .conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -19,12 +18,8 @@ FAQ = SAMPLES / "digital_agency/499_appendix_FAQ.md"
 
 @pytest.fixture
 def documents_page(app_env, monkeypatch, model_cache_dir, real_embedder):
-    monkeypatch.setenv("GYOSEI_EMBEDDING__CACHE_DIR", str(model_cache_dir))
-    monkeypatch.setattr(resources, "build_embedder", lambda settings: real_embedder)
-    at = app(ADMIN, timeout=300).run()
-    at.switch_page("ui_documents.py").run()
-    assert not at.exception, at.exception
-    return at
+    use_real_embedder(monkeypatch, model_cache_dir, real_embedder)
+    return open_page(ADMIN, "ui_documents.py")
 
 
 def _doc_ids(at) -> list[str]:

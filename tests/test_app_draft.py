@@ -9,11 +9,10 @@ import json
 
 import pytest
 
-from app import resources
 from app.audit import AuditLog
 from app.draft_export import draft_to_docx, draft_to_markdown
 
-from .app_testing import CLERK, app, app_env, build_index, copy_index, texts  # noqa: F401  (fixture)
+from .app_testing import CLERK, app_env, build_index, copy_index, open_page, texts, use_real_embedder  # noqa: F401  (fixture)
 from .conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -39,12 +38,8 @@ def base_index(tmp_path_factory, real_embedder):
 @pytest.fixture
 def draft_page(app_env, base_index, monkeypatch, model_cache_dir, real_embedder):
     copy_index(base_index, app_env)
-    monkeypatch.setenv("GYOSEI_EMBEDDING__CACHE_DIR", str(model_cache_dir))
-    monkeypatch.setattr(resources, "build_embedder", lambda settings: real_embedder)
-    at = app(CLERK, timeout=300).run()
-    at.switch_page("ui_draft.py").run()
-    assert not at.exception, at.exception
-    return at
+    use_real_embedder(monkeypatch, model_cache_dir, real_embedder)
+    return open_page(CLERK, "ui_draft.py")
 
 
 def test_question_to_points_candidates_draft_and_downloads(draft_page, app_env):

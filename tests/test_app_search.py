@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from app import resources
 from app.audit import AuditLog
 
-from .app_testing import ADMIN, CLERK, app, app_env, build_index, copy_index, texts  # noqa: F401  (fixture)
+from .app_testing import ADMIN, CLERK, app, app_env, build_index, copy_index, texts, use_real_embedder  # noqa: F401  (fixture)
 from .conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -32,9 +31,7 @@ def base_index(tmp_path_factory, real_embedder):
 @pytest.fixture
 def indexed(app_env, base_index, monkeypatch, model_cache_dir, real_embedder):
     copy_index(base_index, app_env)
-    monkeypatch.setenv("GYOSEI_EMBEDDING__CACHE_DIR", str(model_cache_dir))
-    # The app's shared components get the session's real model instead of loading a second copy.
-    monkeypatch.setattr(resources, "build_embedder", lambda settings: real_embedder)
+    use_real_embedder(monkeypatch, model_cache_dir, real_embedder)
     return app_env
 
 

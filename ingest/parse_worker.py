@@ -26,14 +26,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable
 
+from ingest.readers.file_common import describe_exception
 from retrieval.errors import ReaderError
 
 __all__ = ["ParseWorker", "parse_with_timeout", "shared_worker"]
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
 def _serve(conn: Connection) -> None:
@@ -49,11 +45,11 @@ def _serve(conn: Connection) -> None:
             # ReaderError's constructor takes (path, reason): send the parts, not the exception.
             outcome = ("reader_error", exc.path, exc.reason)
         except BaseException as exc:  # a parser bug; the parent turns it into a ReaderError
-            outcome = ("error", _describe(exc))
+            outcome = ("error", describe_exception(exc))
         try:
             conn.send(outcome)
         except Exception as exc:  # the result does not pickle
-            conn.send(("error", _describe(exc)))
+            conn.send(("error", describe_exception(exc)))
 
 
 def _kill_tree(pid: int) -> None:

@@ -19,10 +19,9 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.parse_worker import ParseWorker, parse_with_timeout
+from ingest.parse_worker import parse_with_timeout
 from ingest.readers.file_common import describe_exception, read_head, sniff
 from retrieval.errors import ReaderError
-from retrieval.query_limits import QueryTooLongError, check_query  # re-exported: retrieval owns it
 
 if TYPE_CHECKING:
     from retrieval.settings import LimitsSettings
@@ -32,16 +31,9 @@ __all__ = [
     "check_zip",
     "sanitize_filename",
     "parse_with_timeout",
-    "ParseWorker",
-    "HANGABLE_EXTENSIONS",
-    "check_query",
-    "QueryTooLongError",
 ]
 
 MB = 1024 * 1024
-# Formats whose parsers (pdfium, python-docx/unstructured, LibreOffice, lxml.html) can spin on
-# crafted input; ``read_path`` parses these in a child process that a timeout can kill.
-HANGABLE_EXTENSIONS = frozenset({".pdf", ".docx", ".doc", ".html", ".htm"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".xml"})
 # A small entry may compress very well (a repetitive styles.xml); only big ones count as bombs.
 _RATIO_MIN_BYTES = 1 * MB

@@ -35,7 +35,7 @@ from retrieval.support import SUPPORT_THRESHOLD, SupportScorer, split_sentences
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["LLMAnswerer", "validate_citations", "expand_query", "generate", "parse_markers", "REFUSAL_PHRASE"]
+__all__ = ["LLMAnswerer", "validate_citations", "expand_query", "generate", "endpoint_of", "parse_markers", "REFUSAL_PHRASE"]
 
 # What the prompt tells the model to say when the passages do not answer the question.
 REFUSAL_PHRASE = "資料からは分かりません"
@@ -128,7 +128,7 @@ class LLMAnswerer:
         self.chat_model = chat_model
         self.scorer = scorer
         self.timeout_s = timeout_s
-        self.endpoint = _endpoint_of(chat_model)
+        self.endpoint = endpoint_of(chat_model)
 
     def answer(
         self,
@@ -166,7 +166,7 @@ def expand_query(question: str, chat_model: BaseChatModel, timeout_s: float) -> 
     """A few alternative phrasings / related terms for ``question``; ``[]`` on any failure (optional)."""
     try:
         messages = load_prompt("query_expansion").render(question=question, max_terms=_EXPANSION_MAX_TERMS)
-        text = generate(chat_model, messages, timeout_s, endpoint=_endpoint_of(chat_model))
+        text = generate(chat_model, messages, timeout_s, endpoint=endpoint_of(chat_model))
     except Exception:  # expansion only helps; search goes on with the question alone
         return []
     # Small models echo the prompt back (chat-template tags, our instructions): not search terms.
@@ -266,7 +266,7 @@ def _chunk_text(chunk: Any) -> str:
     return ""
 
 
-def _endpoint_of(chat_model: Any) -> str:
+def endpoint_of(chat_model: Any) -> str:
     """The server URL of a chat model where it has one, else its class name (for messages)."""
     for attr in ("openai_api_base", "base_url", "azure_endpoint"):
         value = getattr(chat_model, attr, None)

@@ -34,6 +34,7 @@ from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker, sentence_spans
 from retrieval.past_answers import PastAnswerFinder
+from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.question_analysis import Point, analyze_question
 from retrieval.support import SupportScorer
 from retrieval.text.normalize import normalize
@@ -190,7 +191,7 @@ class Drafter:
 
     def __init__(self, finder: PastAnswerFinder, embedder: Embedder, sparse: SparseEncoder,
                  checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
-                 min_relevance: float = 0.86, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
+                 min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None) -> None:
         self.finder = finder
         self.embedder = embedder
@@ -293,12 +294,12 @@ class Drafter:
 
     def _llm_sentences(self, point: Point, topic: str, support: list[Source]) -> list[AnswerSentence]:
         from prompts import load_prompt
-        from retrieval.answer_llm import generate, validate_citations
+        from retrieval.answer_llm import endpoint_of, generate, validate_citations
 
         messages = load_prompt("draft").render(
             question=point.text, topic=topic or "点",
             passages=[{"n": s.n, "label": s.label, "text": s.text} for s in support])
-        text = generate(self.llm, messages, self.llm_timeout_s, endpoint=type(self.llm).__name__)
+        text = generate(self.llm, messages, self.llm_timeout_s, endpoint=endpoint_of(self.llm))
         sentences = validate_citations(text, support, self.scorer)
         if not any(s.citations for s in sentences):
             raise LLMError("LLM の答弁案に出典番号付きの文がありませんでした。")

@@ -91,8 +91,8 @@ def embedder_from_settings(cfg: "EmbeddingSettings") -> Embedder:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU, loaded on first use and never from the network.
 
-    Each call sorts its texts by length so a batch holds texts of similar length (little
-    padding), then restores the caller's order. ``precision`` "bf16" casts the weights to
+    Each call sorts its texts by length (token count on the fused path, characters otherwise)
+    so a batch holds texts of similar length (little padding), then restores the caller's order. ``precision`` "bf16" casts the weights to
     bfloat16 and, for a BERT model with mean pooling (the built-in e5), runs the forward pass
     through :class:`FusedBert` (``fused=False`` keeps sentence-transformers' own forward), one
     batch per core at a time (``workers``);

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from prompts import load_prompt
-from retrieval.answer_llm import generate
+from retrieval.answer_llm import endpoint_of, generate
 from retrieval.answer_types import Source
 from retrieval.citation import describe_source
 from retrieval.draft_types import FollowUp, PastAnswer
 from retrieval.errors import LLMError
 from retrieval.question_analysis import Point, analyze_question
 from retrieval.search import QueryPlan, Searcher
+from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.support import cosine
 from retrieval.text.normalize import normalize
 from retrieval.types import Access, Filters, Hit, Query, SearchMode
@@ -157,7 +158,7 @@ class FollowUpMiner:
         timeout_s: float = 60.0,
         candidates: int = 20,
         window: int = 8,
-        min_similarity: float = 0.86,
+        min_similarity: float = DEFAULT_MIN_RELEVANCE,
         max_generated: int = 3,
     ) -> None:
         self.searcher = searcher
@@ -205,7 +206,7 @@ class FollowUpMiner:
         ]
         try:
             messages = load_prompt("followup").render(point=point_text, passages=items, count=self.max_generated)
-            reply = generate(self.chat_model, messages, self.timeout_s, endpoint=_endpoint(self.chat_model))
+            reply = generate(self.chat_model, messages, self.timeout_s, endpoint=endpoint_of(self.chat_model))
         except LLMError as exc:
             _warn(warnings, f"{exc} 想定問答は作成しませんでした。")
             return []
@@ -365,9 +366,6 @@ def parse_qa(reply: str) -> list[tuple[str, str]]:
     return [(q, a) for q, a in pairs if q and not re.fullmatch(r"[（(]?想定問[）)]?", q)]
 
 
-def _endpoint(chat_model: Any) -> str:
-    """Where the chat model lives, for messages (its URL, else its class name)."""
-    return str(getattr(chat_model, "openai_api_base", "") or getattr(chat_model, "base_url", "") or type(chat_model).__name__)
 
 
 def _warn(warnings: list[str] | None, message: str) -> None:

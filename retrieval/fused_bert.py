@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-# Token lengths are rounded up to this (see FusedBert.tokenize).
+# Token lengths are rounded up to this (see FusedBert.pad).
 PAD_MULTIPLE = 16
 
 

@@ -1,6 +1,6 @@
 """Limits on what a user may ask: a question longer than the configured maximum is refused.
 
-Searcher, CLI and UI call :func:`check_query` before any work is done, so an overlong paste
+The CLI, the API and the UI call :func:`check_query` before any work is done, so an overlong paste
 (a whole document pasted as a question) gets a clear Japanese message instead of a slow search.
 
     >>> check_query("行政手続法の目的は？", LimitsSettings())

@@ -98,6 +98,10 @@ class SearchSettings(BaseModel):
     rrf_k: int = Field(default=60, ge=1, le=1000)
 
 
+# The calibrated relevance gate for the built-in e5 (eval/README.md); the drafter and 再質問予測 use it too.
+DEFAULT_MIN_RELEVANCE = 0.89
+
+
 class AnswerSettings(BaseModel):
     """How answers are assembled. ``min_relevance`` is the query-passage cosine (the embedder's)
     below which nothing counts as relevant and the answer says so; calibrated for the built-in
@@ -108,7 +112,7 @@ class AnswerSettings(BaseModel):
 
     passages: int = Field(default=5, ge=1, le=20)
     max_sentences: int = Field(default=4, ge=1, le=12)
-    min_relevance: float = Field(default=0.89, ge=-1, le=1)
+    min_relevance: float = Field(default=DEFAULT_MIN_RELEVANCE, ge=-1, le=1)
 
 
 class LLMSettings(BaseModel):

@@ -130,8 +130,6 @@ class ContradictionChecker:
             found = []
             for j, overlap, cos in self.align(claim, [sentences[i] for i in keep], vectors):
                 sent, src = pieces[keep[j]]
-                if sent == claim:
-                    continue  # quoted verbatim: nothing to contradict
                 conflict = self._pair(raw, claim, sent, src, overlap)
                 if conflict is not None:
                     found.append(conflict)

@@ -226,7 +226,7 @@ def test_provider_errors_become_messages_that_say_what_to_check(sources, scorer)
     ]
     for exc, pattern in cases:
         model = RaisingFake(responses=["unused"], exc=exc)
-        model.__dict__["openai_api_base"] = url  # how _endpoint_of finds a ChatOpenAI's URL
+        model.__dict__["openai_api_base"] = url  # how endpoint_of finds a ChatOpenAI's URL
         with pytest.raises(LLMError, match=pattern):
             LLMAnswerer(model, scorer, timeout_s=5).answer("質問", sources)
     assert "呼び出しに失敗" in str(llm_error(ValueError("?"), endpoint=url))

@@ -48,7 +48,7 @@ def read_path(
     if ext not in SUPPORTED_EXTENSIONS:
         supported = "、".join(sorted(SUPPORTED_EXTENSIONS))
         raise ReaderError(path, f"対応していないファイル形式です（拡張子 {ext or 'なし'}）。対応形式: {supported}")
-    from ingest.safety import HANGABLE_EXTENSIONS, check_file, parse_with_timeout
+    from ingest.safety import check_file, parse_with_timeout
 
     if limits is None:
         from retrieval.settings import LimitsSettings
@@ -56,9 +56,10 @@ def read_path(
         limits = LimitsSettings()
     check_file(path, limits)
 
+    # PDF, Word and HTML parsers (pdfium, python-docx/unstructured, LibreOffice, lxml.html) can
+    # spin on crafted input: they run in a child process that the time limit can kill.
     def parse(fn: Callable[..., Any], *args: Any) -> Any:
-        seconds = limits.parse_timeout_s if ext in HANGABLE_EXTENSIONS else 0
-        return parse_with_timeout(fn, path, seconds, *args)
+        return parse_with_timeout(fn, path, limits.parse_timeout_s, *args)
 
     try:
         with path.open("rb") as fh:

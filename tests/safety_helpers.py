@@ -20,6 +20,11 @@ def sleep_then_read(path: Path, seconds: float) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def hang_like_a_docx_parser(path: Path, doc_id: str) -> None:
+    """Stands in for files.read_docx: a parse that never ends on crafted input."""
+    time.sleep(600)
+
+
 def start_grandchild_and_hang(path: Path, pid_file: Path) -> None:
     """Like LibreOffice: start a helper process in a session of its own, then wait forever."""
     proc = subprocess.Popen(["sleep", "600"], start_new_session=True)

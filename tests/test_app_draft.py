@@ -80,9 +80,12 @@ def test_dropping_every_candidate_of_a_point_leaves_it_for_a_human(draft_page):
     at = draft_page
     at.text_area[0].input(QUESTION)
     at.button(key="FormSubmitter:draft_input-論点を分析して答弁案を作成").click().run()
-    for c in at.checkbox:
-        if c.key and (c.key.startswith("pa_") or c.key.startswith("doc_")) and "_1_" in c.key:
-            c.uncheck()
+    first = [t.value for t in at.text_area if t.key and t.key.startswith("text_")]
+    assert "【要確認】" not in first[0]  # point 1 is supported before anything is dropped
+    candidates = [c for c in at.checkbox if c.key and (c.key.startswith("pa_") or c.key.startswith("doc_")) and "_1_" in c.key]
+    assert candidates and any(c.value for c in candidates)
+    for c in candidates:
+        c.uncheck()
     at.button(key="redraft").click().run()
     assert not at.exception, at.exception
     drafts = [t for t in at.text_area if t.key and t.key.startswith("text_")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -37,20 +38,24 @@ def test_questions_are_answered_while_an_upload_is_ingested(tmp_path, monkeypatc
     shutil.copy(SAMPLES / "laws/405AC0000000088_20240401_504AC0100000052.xml", law)
     ingest_files(res, [law], IngestOptions())  # what the officials ask about is already there
 
-    uploads = []
-    for name in ("464-1_guidebook_api.md", "468-1_guidebook_dataquality.md", "499_appendix_FAQ.md"):
-        uploads.append(tmp_path / "var/uploads" / name)
-        shutil.copy(SAMPLES / "digital_agency" / name, uploads[-1])
+    uploads = []  # long enough an ingest (~400 chunks) for several questions to fall inside it
+    for name in ("digital_agency/464-1_guidebook_api.md", "digital_agency/468-1_guidebook_dataquality.md",
+                 "digital_agency/499_appendix_FAQ.md", "white_paper/r05_chapter5_soumu_ict_policy.txt"):
+        uploads.append(tmp_path / "var/uploads" / Path(name).name)
+        shutil.copy(SAMPLES / name, uploads[-1])
 
     access = Access(clearance=1, groups=["all"])
-    done = threading.Event()
+    ingesting, done = threading.Event(), threading.Event()
     answers: list[str] = []
+    during: list[bool] = []  # per answer: begun after the ingest started and finished before it ended
     errors: list[BaseException] = []
 
     def official(i: int) -> None:
         while not done.is_set() or len(answers) < 8:
             try:
+                begun = ingesting.is_set()
                 answer = res.answerer.answer(QUESTIONS[i % len(QUESTIONS)], access)
+                during.append(begun and not done.is_set())
                 answers.append(answer.text)
             except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(exc)
@@ -61,6 +66,7 @@ def test_questions_are_answered_while_an_upload_is_ingested(tmp_path, monkeypatc
     for t in threads:
         t.start()
     try:
+        ingesting.set()
         report = ingest_files(res, uploads, IngestOptions())
     finally:
         done.set()
@@ -68,10 +74,11 @@ def test_questions_are_answered_while_an_upload_is_ingested(tmp_path, monkeypatc
             t.join(timeout=600)
     try:
         assert not errors, errors
-        assert report.failed == 0 and report.indexed == 3
+        assert report.failed == 0 and report.indexed == 4
         assert len(answers) >= 8 and all("[1]" in text for text in answers)
+        assert sum(during) >= 3  # answered while the upload was being ingested, not queued behind it
         docs = index.documents()
-        assert len(docs) == 4 and all(d.complete for d in docs.values())
+        assert len(docs) == 5 and all(d.complete for d in docs.values())
         assert index.count() == sum(d.doc_chunks for d in docs.values())
         after = res.answerer.answer("データ品質の評価方法", access)
         assert any("データ品質" in s.label for s in after.sources)  # the upload is searchable at once

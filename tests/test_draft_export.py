@@ -131,7 +131,12 @@ def test_docx_holds_every_point_source_conflict_and_review_mark(draft, tmp_path)
     assert "想定問　申請書を全員に送付する考えはあるのか。" in paragraphs
     assert "LLMによる生成" in text
     assert "注意：LLM サーバーに接続できません。定型文で作成しました。" in paragraphs
-    assert "質問者" not in text or draft.analysis.member in text
+    # This question names nobody: no empty 質問者 line. One that does gets its member and committee.
+    assert draft.analysis.member is None and "質問者" not in text
+    draft.analysis.member, draft.analysis.committee = "田村貴昭", "財務金融委員会"
+    draft_to_docx(draft, path)
+    paragraphs = [p.text for p in docx.Document(str(path)).paragraphs]
+    assert "質問者：田村貴昭" in paragraphs and "委員会：財務金融委員会" in paragraphs
 
 
 def test_docx_sets_a_japanese_east_asian_font(draft):

@@ -150,6 +150,7 @@ def test_a_similar_past_answer_leads_to_the_question_that_followed_it(minutes_in
 )
 def test_every_follow_up_is_a_real_next_question_of_the_same_member(minutes_index, point):
     followups = miner_for(minutes_index).predict(point, INSIDER, k=10)
+    assert followups, point
     for f in followups:
         assert_real_exchange(f)
 
@@ -157,12 +158,13 @@ def test_every_follow_up_is_a_real_next_question_of_the_same_member(minutes_inde
 def test_a_closing_remark_is_not_a_follow_up(minutes_index):
     # 中山委員's 「ありがとうございました。終わります。」 (19) follows 神田政務官's answer (18).
     followups = miner_for(minutes_index).predict(KANDA_A, INSIDER, k=10)
+    assert followups
     assert speech_doc_id(SHUGIIN_ID, 19) not in {f.source.doc_id for f in followups}
 
 
 def test_follow_ups_respect_access(minutes_index):
     public = miner_for(minutes_index).predict(TEIGAKU_A, PUBLIC, k=10)
-    assert all(SHUGIIN_ID not in f.source.doc_id and SHUGIIN_ID not in f.after.doc_id for f in public)
+    assert public and all(SHUGIIN_ID not in f.source.doc_id and SHUGIIN_ID not in f.after.doc_id for f in public)
     insider = miner_for(minutes_index).predict(TEIGAKU_A, INSIDER, k=10)
     assert any(SHUGIIN_ID in f.source.doc_id for f in insider)
 

@@ -32,7 +32,7 @@ from retrieval.settings import ChunkSettings, IndexSettings, LimitsSettings, Sec
 from retrieval.text.sparse import SparseEncoder
 
 from .conftest import SAMPLES
-from .safety_helpers import crash, raise_reader_error, raise_value_error, sleep_then_read, start_grandchild_and_hang
+from .safety_helpers import crash, hang_like_a_docx_parser, raise_reader_error, raise_value_error, sleep_then_read, start_grandchild_and_hang
 
 MB = 1024 * 1024
 LIMITS = LimitsSettings()
@@ -296,12 +296,14 @@ def test_zero_seconds_parses_in_this_process(tmp_path):
     assert parse_with_timeout(sleep_then_read, path, 0, 0) == "本文"
 
 
-def test_read_path_stops_a_slow_docx_parse_and_names_the_file(tmp_path):
+def test_read_path_stops_a_hanging_docx_parse_and_names_the_file(tmp_path, monkeypatch):
     slow = tmp_path / "調達 仕様.docx"
-    shutil.copy(DOCX, slow)  # unstructured needs well over 0.05 s for this real document
+    shutil.copy(DOCX, slow)  # a real document passes the checks before parsing
+    # The DOCX parser hangs (as on crafted input): read_path must hand it to the worker with the limit.
+    monkeypatch.setattr(files, "read_docx", hang_like_a_docx_parser)
     with pytest.raises(ReaderError) as info:
-        list(read_path(slow, "x", limits=LimitsSettings(parse_timeout_s=0.05)))
-    assert info.value.path == str(slow) and "解析が0.05秒で終わりませんでした" in info.value.reason
+        list(read_path(slow, "x", limits=LimitsSettings(parse_timeout_s=0.5)))
+    assert info.value.path == str(slow) and "解析が0.5秒で終わりませんでした" in info.value.reason
     docs = list(read_path(LAW_HTML, "law.html"))  # through the shared worker, default limits
     assert docs and docs[0].sections
 

@@ -26,8 +26,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from app.audit import AuditLog
-from app.auth import LoginThrottle, User, UserStore
+from app.audit import AuditEvent, AuditLog
+from app.auth import LoginThrottle, User, UserStore, sign_in
 from retrieval.answer import Answerer
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_query
@@ -66,7 +66,7 @@ class GyoseiApi:
         self.audit = audit
         self.token_ttl_s = token_ttl_s
         self.clock = clock
-        self.throttle = LoginThrottle()
+        self.throttle = LoginThrottle(settings.auth.max_failures, settings.auth.lockout_s)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -86,19 +86,16 @@ class GyoseiApi:
 
     # -- sign-in --------------------------------------------------------------------------
     def login(self, name: str, password: str) -> dict[str, Any]:
-        wait = self.throttle.blocked_for(name)
-        if wait > 0:
-            raise ApiError(HTTPStatus.TOO_MANY_REQUESTS, f"サインインの失敗が続いたため、{int(wait) + 1}秒後に再度お試しください。")
-        user = self.users.authenticate(name, password)
-        if user is None:
-            self.throttle.failed(name)
+        attempt = sign_in(self.users, self.throttle, name, password)
+        if self.audit is not None:  # refused attempts too, as the UI records them
+            self.audit.record(name or "(空欄)", "sign_in", {"via": "api"}, outcome=attempt.outcome)
+        if attempt.outcome == "blocked":
+            raise ApiError(HTTPStatus.TOO_MANY_REQUESTS, f"サインインの失敗が続いたため、{int(attempt.wait_s) + 1}秒後に再度お試しください。")
+        if attempt.user is None:
             raise ApiError(HTTPStatus.UNAUTHORIZED, "ユーザー名またはパスワードが違います。")
-        self.throttle.succeeded(name)
         token = secrets.token_urlsafe(32)
         with self._lock:
-            self._sessions[token] = Session(user, self.clock() + self.token_ttl_s)
-        if self.audit is not None:
-            self.audit.record(user.name, "sign_in", {"via": "api"})
+            self._sessions[token] = Session(attempt.user, self.clock() + self.token_ttl_s)
         return {"token": token, "expires_in": int(self.token_ttl_s)}
 
     def user_for(self, token: str | None) -> User:
@@ -116,7 +113,7 @@ class GyoseiApi:
         question, filters, mode = self._question(body), _filters(body.get("filters")), _mode(body.get("mode"))
         params = {"command": "api.ask", "question": question, "mode": mode.value, "filters": asdict(filters)}
         answer = self._audited(user, params, lambda: self.answerer.answer(question, user.access, filters, mode),
-                               lambda a: [s.doc_id for s in a.sources])
+                               lambda event, a: event.note_answer(a))
         return {"answer": answer.text, "refused": answer.refused, "method": answer.method,
                 "sentences": [asdict(s) for s in answer.sentences],
                 "sources": [{"n": s.n, "doc_id": s.doc_id, "chunk_id": s.chunk_id, "label": s.label, "url": s.url,
@@ -130,7 +127,7 @@ class GyoseiApi:
             raise ApiError(HTTPStatus.BAD_REQUEST, "k は 1〜50 の整数で指定してください。")
         params = {"command": "api.search", "question": question, "mode": mode.value, "k": k, "filters": asdict(filters)}
         hits = self._audited(user, params, lambda: self.answerer.searcher.search(question, user.access, filters, mode, k),
-                             lambda hs: [str(h.payload.get("doc_id", "")) for h in hs])
+                             lambda event, hs: setattr(event, "doc_ids", [str(h.payload.get("doc_id", "")) for h in hs]))
         return {"hits": [{"score": h.score, "doc_id": h.payload.get("doc_id"), "title": h.payload.get("title"),
                           "section": h.payload.get("section"), "date": h.payload.get("date"),
                           "url": h.payload.get("source_url"), "text": h.text} for h in hits]}
@@ -145,13 +142,14 @@ class GyoseiApi:
             raise ApiError(HTTPStatus.BAD_REQUEST, str(exc)) from exc
         return question
 
-    def _audited(self, user: User, params: dict[str, Any], work: Callable[[], Any], doc_ids: Callable[[Any], list[str]]) -> Any:
+    def _audited(self, user: User, params: dict[str, Any], work: Callable[[], Any], note: Callable[[AuditEvent, Any], None]) -> Any:
+        """``work()``, recorded as a question; ``note`` fills the event from the result."""
         try:
             if self.audit is None:
                 return work()
             with self.audit.track(user.name, "question", params) as event:
                 result = work()
-                event.doc_ids = doc_ids(result)
+                note(event, result)
                 return result
         except GyoseiError as exc:
             raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, str(exc)) from exc

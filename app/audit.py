@@ -56,6 +56,13 @@ class AuditEvent:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def note_answer(self, answer: Any) -> None:
+        """What every face records of an answer (``retrieval.answer_types.Answer``): the cited
+        documents, whether it was refused (``no_answer``) and how it was made."""
+        self.doc_ids = [s.doc_id for s in answer.sources]
+        self.outcome = "no_answer" if answer.refused else "ok"
+        self.parameters["method"] = answer.method
+
 
 def utc_now() -> str:
     """The current UTC time in the log's fixed-width, sortable format."""

@@ -31,7 +31,7 @@ from retrieval.errors import GyoseiError
 from retrieval.settings import AuthSettings
 from retrieval.types import PUBLIC_GROUP, Access
 
-__all__ = ["AuthError", "User", "UserStore", "LoginThrottle", "hash_password", "verify_password",
+__all__ = ["AuthError", "User", "UserStore", "LoginThrottle", "SignInAttempt", "sign_in", "hash_password", "verify_password",
            "user_from_claims", "ensure_demo_user", "DEMO_USER", "ADMIN_ROLE"]
 
 ADMIN_ROLE = "admin"
@@ -188,6 +188,30 @@ class UserStore:
 def _user(name: str, entry: Mapping[str, Any]) -> User:
     return User(name=name, clearance=int(entry.get("clearance", 1)), groups=list(entry.get("groups") or [PUBLIC_GROUP]),
                 roles=list(entry.get("roles") or []), via="local")
+
+
+@dataclass
+class SignInAttempt:
+    """The outcome of one local sign-in: ``ok`` (with the user), ``denied`` or ``blocked``
+    (with the seconds to wait), as the audit log records it."""
+
+    user: User | None
+    outcome: str
+    wait_s: float = 0.0
+
+
+def sign_in(store: UserStore, throttle: LoginThrottle, name: str, password: str) -> SignInAttempt:
+    """One sign-in with a local password, for every face: the throttle first, then the
+    password; the throttle learns the outcome. AuthError if the users file cannot be read."""
+    wait = throttle.blocked_for(name)
+    if wait > 0:
+        return SignInAttempt(None, "blocked", wait)
+    user = store.authenticate(name, password)
+    if user is None:
+        throttle.failed(name)
+        return SignInAttempt(None, "denied")
+    throttle.succeeded(name)
+    return SignInAttempt(user, "ok")
 
 
 class LoginThrottle:

@@ -210,9 +210,7 @@ def ask(question: str, mode: str, doc_types: tuple[str, ...], date_from: str | N
                 result = build_answerer(settings, embedder, index).answer(question, access, filters, mode, use_llm=not no_llm)
             finally:
                 index.close()
-            event.doc_ids = [s.doc_id for s in result.sources]
-            event.outcome = "no_answer" if result.refused else "ok"
-            event.parameters["method"] = result.method
+            event.note_answer(result)
     except GyoseiError as exc:
         _fail(exc)
     if as_json:

@@ -139,9 +139,7 @@ def ask(question: str) -> None:
                 "filters": asdict(filters), "mode": mode, "access": asdict(user.access),
             }) as event:
                 answer = res.answerer.answer(ctx.searched, user.access, filters, mode, on_delta=on_delta)
-                event.doc_ids = [s.doc_id for s in answer.sources]
-                event.outcome = "no_answer" if answer.refused else "ok"
-                event.parameters["method"] = answer.method
+                event.note_answer(answer)
         except Exception as exc:  # noqa: BLE001 - a short Japanese message, details in the log
             placeholder.empty()
             show_error(exc)

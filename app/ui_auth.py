@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app import resources
-from app.auth import DEMO_USER, AuthError, User, demo_password_file, ensure_demo_user, user_from_claims
+from app.auth import DEMO_USER, AuthError, User, demo_password_file, ensure_demo_user, sign_in, user_from_claims
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
 
@@ -49,26 +49,18 @@ def _local_form(s: Settings) -> User | None:
     if not submitted:
         return None
     name = name.strip()
-    throttle = resources.login_throttle(s)
-    wait = throttle.blocked_for(name)
-    if wait > 0:
-        st.error(f"ログインの失敗が続いたため、この利用者名は一時的に使えません。約 {max(1, round(wait / 60))} 分後に再度お試しください。")
-        _audit_sign_in(s, name, "blocked", "local")
-        return None
     try:
-        user = store.authenticate(name, password)
+        attempt = sign_in(store, resources.login_throttle(s), name, password)
     except AuthError as exc:
         log.exception("users file unreadable")
         st.error(str(exc))
         return None
-    if user is None:
-        throttle.failed(name)
-        _audit_sign_in(s, name, "denied", "local")
+    _audit_sign_in(s, attempt.user.name if attempt.user else name, attempt.outcome, "local")
+    if attempt.outcome == "blocked":
+        st.error(f"ログインの失敗が続いたため、この利用者名は一時的に使えません。約 {max(1, round(attempt.wait_s / 60))} 分後に再度お試しください。")
+    elif attempt.user is None:
         st.error("利用者名またはパスワードが違います。")
-        return None
-    throttle.succeeded(name)
-    _audit_sign_in(s, user.name, "ok", "local")
-    return user
+    return attempt.user
 
 
 def _oidc(s: Settings) -> User | None:

@@ -7,10 +7,11 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
+from http import HTTPStatus
 
 import pytest
 
-from app.api import GyoseiApi, serve
+from app.api import ApiError, GyoseiApi, serve
 from app.audit import AuditLog
 from app.auth import UserStore
 from app.factory import build_answerer
@@ -86,6 +87,11 @@ def test_a_signed_in_official_gets_a_cited_answer_and_it_is_audited(server):
     assert first["text"][start:end] in reply["answer"]  # the highlight is the quoted sentence
     events = audit.query(action="question", user="tanaka")
     assert events and set(events[-1].doc_ids) == {s["doc_id"] for s in reply["sources"]}
+    assert (events[-1].outcome, events[-1].parameters["method"]) == ("ok", "extractive")
+    # A question the documents do not answer is refused, and recorded as such (利用状況 counts it).
+    status, reply = call(url, "/api/ask", {"question": "明日の東京の天気と最高気温を教えてください"}, token)
+    assert status == 200 and reply["refused"], reply
+    assert audit.query(action="question", user="tanaka")[-1].outcome == "no_answer"
 
 
 def test_access_filters_apply_inside_the_api(server):
@@ -117,3 +123,20 @@ def test_errors_are_short_japanese_messages(server):
     assert status == 400 and "mode" in reply["error"]
     status, reply = call(url, "/api/unknown", {}, token)
     assert status == 404
+
+
+def test_sign_in_uses_the_configured_throttle_and_records_refusals(tmp_path, monkeypatch):
+    monkeypatch.delenv("GYOSEI_CONFIG", raising=False)
+    settings = Settings.load(auth={"max_failures": 2, "lockout_s": 600})
+    users = UserStore(tmp_path / "users.json")
+    users.add("tanaka", "tanaka-pass-1", clearance=1, groups=["all"])
+    with AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite3'}") as audit:
+        api = GyoseiApi(settings, users, answerer=None, audit=audit)  # sign-in needs no answerer
+        for _ in range(2):
+            with pytest.raises(ApiError) as wrong:
+                api.login("tanaka", "wrong-password")
+            assert wrong.value.status == HTTPStatus.UNAUTHORIZED
+        with pytest.raises(ApiError) as blocked:  # two failures are the configured limit, not five
+            api.login("tanaka", "tanaka-pass-1")
+        assert blocked.value.status == HTTPStatus.TOO_MANY_REQUESTS and "秒後" in blocked.value.message
+        assert [e.outcome for e in audit.query(action="sign_in")] == ["denied", "denied", "blocked"]

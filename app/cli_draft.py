@@ -6,7 +6,7 @@ Example::
     gyosei draft question.txt --clearance 2 --groups zaimu,all
 
 The question file is plain text in UTF-8 (with or without BOM), UTF-16 with BOM, or CP932
-(Shift_JIS, as Windows tools often save it). The draft is printed per 論点 with its citations,
+(Shift_JIS, as Windows tools often save it), or a Word .docx (app/question_file.py). The draft is printed per 論点 with its citations,
 warnings and likely follow-ups, and written as Word and/or Markdown when asked.
 """
 
@@ -23,6 +23,7 @@ from rich.markup import escape
 
 from app.answer_view import FLAG_LABELS
 from app.draft_service import make_draft
+from app.question_file import QuestionFileError, read_question
 from app.factory import build_drafter, build_followups
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_draft_question
@@ -34,58 +35,6 @@ if TYPE_CHECKING:
 
 console = Console()
 err_console = Console(stderr=True)
-
-# A question (even a long 質問主意書) is a few pages; anything bigger is the wrong file.
-MAX_QUESTION_BYTES = 1_000_000
-
-
-class QuestionFileError(GyoseiError):
-    """The question file is missing, unreadable, empty or not text."""
-
-
-def read_question(path: Path) -> str:
-    """The question text of ``path`` (UTF-8, UTF-16 with BOM or CP932); QuestionFileError otherwise."""
-    if not path.exists():
-        raise QuestionFileError(f"質問ファイル {path} が見つかりません。ファイル名とフォルダを確認してください。")
-    if path.is_dir():
-        raise QuestionFileError(f"{path} はフォルダです。質問を書いたテキストファイルを指定してください。")
-    try:
-        size = path.stat().st_size
-        if size > MAX_QUESTION_BYTES:
-            raise QuestionFileError(
-                f"質問ファイル {path} が大きすぎます（{size:,}バイト、上限{MAX_QUESTION_BYTES:,}バイト）。"
-                "質問の本文だけを保存したテキストファイルを指定してください。"
-            )
-        raw = path.read_bytes()
-    except PermissionError as exc:
-        raise QuestionFileError(f"質問ファイル {path} を読む権限がありません。ファイルの権限を確認してください。") from exc
-    except OSError as exc:
-        raise QuestionFileError(f"質問ファイル {path} を読めません（{exc.strerror or exc}）。") from exc
-    text = _decode(path, raw)
-    if not text.strip():
-        raise QuestionFileError(f"質問ファイル {path} は空です。質問の本文を保存してから指定してください。")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _decode(path: Path, raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise QuestionFileError(f"質問ファイル {path} を UTF-16 として読めません（{exc.start}バイト目）。") from exc
-    if b"\x00" in raw:
-        raise QuestionFileError(
-            f"質問ファイル {path} はテキストファイルではないようです（Word 文書などはテキスト形式で保存し直してください）。"
-        )
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise QuestionFileError(
-        f"質問ファイル {path} の文字コードを判別できません。UTF-8 または Shift_JIS（CP932）で保存し直してください。"
-    )
-
 
 def _fail(exc: GyoseiError) -> None:
     err_console.print(f"[bold red]エラー:[/] {escape(str(exc))}")

@@ -1,5 +1,5 @@
-"""The 答弁作成 page's work without Streamlit: build the drafter and the follow-up miner (from
-``app.factory``), draft with the drafter's keep/drop choices, and add 再質問予測 per 論点."""
+"""The 答弁作成 page's work without Streamlit: draft with the drafter's keep/drop choices, and
+add 再質問予測 per 論点."""
 
 from __future__ import annotations
 
@@ -9,20 +9,6 @@ from retrieval.draft_types import Draft
 from retrieval.types import Access
 
 Progress = Callable[[str], None]
-
-
-def build_drafter(settings: Any, embedder: Any, index: Any) -> Any:
-    """The configured Drafter over the shared index (``app.factory.build_drafter``)."""
-    from app import factory
-
-    return factory.build_drafter(settings, embedder, index)
-
-
-def build_followups(settings: Any, embedder: Any, index: Any) -> Any:
-    """The follow-up miner (再質問予測) over the shared index (``app.factory.build_followups``)."""
-    from app import factory
-
-    return factory.build_followups(settings, embedder, index)
 
 
 def kept_choices(draft: Draft) -> dict[str, bool]:

@@ -45,7 +45,7 @@ class Resources:
         """The Diet-answer drafter (``retrieval.draft.Drafter``), built on first use."""
         with self._drafter_lock:
             if self._drafter is None:
-                from app.draft_service import build_drafter
+                from app.factory import build_drafter
 
                 self._drafter = build_drafter(self.settings, self.embedder, self.index)
             return self._drafter
@@ -54,7 +54,7 @@ class Resources:
         """The follow-up miner (再質問予測), built on first use."""
         with self._drafter_lock:
             if self._followups is None:
-                from app.draft_service import build_followups
+                from app.factory import build_followups
 
                 self._followups = build_followups(self.settings, self.embedder, self.index)
             return self._followups

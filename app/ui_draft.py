@@ -13,7 +13,9 @@ from app import resources
 from app.draft_edit import apply_choices, apply_text
 from app.draft_service import kept_choices, make_draft
 from app.feedback import RATING_VALUES, record_feedback
+from app.question_file import read_question_upload
 from app.ui_common import current_user, settings_or_stop, shared, show_error, source_card
+from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_draft_question
 
 PAGE = "答弁作成"
@@ -24,20 +26,6 @@ user = current_user()
 settings = settings_or_stop()
 st.title("答弁作成")
 st.caption("質問を貼り付けるかファイルを選ぶと、論点ごとに過去の答弁と根拠資料を探し、出典付きの答弁案を作ります。")
-
-
-def _read_upload(f) -> str:
-    data = f.getvalue()
-    if f.name.lower().endswith(".docx"):
-        import docx  # python-docx
-
-        return "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValueError("文字コードを判別できません")
 
 
 with st.form("draft_input"):
@@ -70,9 +58,9 @@ if go:
     text = question.strip()
     if upload is not None:
         try:
-            text = _read_upload(upload).strip() or text
-        except Exception as exc:  # noqa: BLE001
-            st.error(f"{upload.name}: ファイルを読めません（{exc}）。テキストを貼り付けてください。")
+            text = read_question_upload(upload.name, upload.getvalue(), settings.limits).strip() or text
+        except GyoseiError as exc:
+            st.error(f"{exc} テキストを貼り付けることもできます。")
             st.stop()
     if not text:
         st.warning("質問を入力するか、ファイルを選んでください。")

@@ -111,9 +111,12 @@ def browser(app_url):
 
 
 def _wait(driver, condition, timeout=180):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    # Streamlit re-renders while we poll: an element found a moment ago may be gone; look again.
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _xpath_text(text: str) -> str:

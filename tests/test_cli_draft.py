@@ -13,9 +13,13 @@ from click.testing import CliRunner
 import app.factory
 from app import cli_draft
 from app.cli import main
+from app.question_file import read_question_upload
+from retrieval.errors import GyoseiError
+from retrieval.settings import LimitsSettings
 from retrieval.types import Access
 
 from .test_draft_export import QUESTION, make_draft
+from .test_safety import write_bomb_docx
 
 
 class FakeDrafter:
@@ -150,3 +154,26 @@ def test_drafting_is_recorded_in_the_audit_log(fake, tmp_path):
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+def test_a_word_question_is_read_and_a_bomb_or_impostor_is_refused(fake, tmp_path):
+    import docx
+
+    word = docx.Document()
+    for line in QUESTION.split("\n"):
+        word.add_paragraph(line)
+    qfile = tmp_path / "質問主意書.docx"
+    word.save(str(qfile))
+    result = CliRunner().invoke(main, ["draft", str(qfile)])
+    assert result.exit_code == 0, result.output
+    assert fake.calls[0][0] == QUESTION
+    # Uploaded on the 答弁作成 page: the same checks as any upload, named by the official's file name.
+    limits = LimitsSettings()
+    assert read_question_upload("質問.docx", qfile.read_bytes(), limits) == QUESTION
+    with pytest.raises(GyoseiError) as bomb:
+        read_question_upload("議事録.docx", write_bomb_docx(tmp_path / "bomb.docx").read_bytes(), limits)
+    assert str(bomb.value).startswith("議事録.docx: ") and "ZIP爆弾" in str(bomb.value)
+    with pytest.raises(GyoseiError) as impostor:
+        read_question_upload("質問.docx", "これは Word 文書ではありません。".encode("utf-8"), limits)
+    assert "質問.docx" in str(impostor.value) and "Word文書(.docx)ではなく" in str(impostor.value)
+    assert len(fake.calls) == 1

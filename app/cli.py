@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from app import documents
 from app.answer_view import print_answer
 from app.cli_audit import audit_group, audited
 from app.factory import build_answerer, build_embedder, build_index, build_searcher
@@ -249,12 +250,7 @@ def index_stats(clearance: int, groups: str, everything: bool) -> None:
     table.add_column("文書種別")
     table.add_column("文書数", justify="right")
     table.add_column("チャンク数", justify="right")
-    by_type: dict[str, list[int]] = {}
-    for info in docs.values():
-        row = by_type.setdefault(info.doc_type, [0, 0])
-        row[0] += 1
-        row[1] += info.chunks_found
-    for doc_type, (n_docs, n_chunks) in sorted(by_type.items()):
+    for doc_type, n_docs, n_chunks in documents.index_stats(docs):
         table.add_row(doc_type, str(n_docs), str(n_chunks))
     table.add_row("[bold]合計[/]", str(len(docs)), str(chunks))
     console.print(table)
@@ -277,6 +273,7 @@ def index_delete(doc_id: str) -> None:
                 idx.flush()
             finally:
                 idx.close()
+            documents.remove_saved_upload(settings, doc_id)  # as 文書管理 does
             event.doc_ids, event.outcome = [doc_id], "ok" if removed else "not_found"
             event.parameters["chunks_removed"] = removed
     except GyoseiError as exc:

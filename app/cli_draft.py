@@ -109,7 +109,7 @@ def _write(draft: Draft, out_path: Path | None, md_path: Path | None) -> None:
 
 def print_draft(console: Console, draft: Draft) -> None:
     """Print ``draft`` for a terminal user: per 論点 問/答 with [n], warnings, follow-ups, sources."""
-    from app.draft_export import KIND_LABELS, source_line
+    from app.draft_export import CONFLICT_LABELS, source_line
 
     for warning in draft.warnings:
         console.print(f"[yellow]注意: {escape(warning)}[/]")
@@ -129,7 +129,7 @@ def print_draft(console: Console, draft: Draft) -> None:
                     body += f"[red]（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）[/]"
             console.print(f"  [bold]答[/] {body}")
         for c in pd.conflicts:
-            console.print(f"  [bold red]矛盾の可能性（{escape(KIND_LABELS.get(c.kind, c.kind))}）[/]: {escape(c.reason)}")
+            console.print(f"  [bold red]矛盾の可能性（{escape(CONFLICT_LABELS.get(c.kind, c.kind))}）[/]: {escape(c.reason)}")
             console.print(f"    答弁案: {escape(c.claim)}")
             console.print(f"    過去　: {escape(c.evidence)}" + (f" [dim]（{escape(c.evidence_source.label)}）[/]" if c.evidence_source else ""))
         for f in pd.followups:

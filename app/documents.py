@@ -159,9 +159,15 @@ def delete_document(res: Any, doc_id: str, access: Access) -> int:
     with writing(res.write_lock):
         removed = res.index.delete(doc_id)
         res.index.flush()
+    remove_saved_upload(res.settings, doc_id)
+    return removed
+
+
+def remove_saved_upload(settings: Settings, doc_id: str) -> None:
+    """Delete the file 文書管理 saved for an uploaded document (``uploads/...``), if any; never
+    anything outside the uploads folder."""
     if doc_id.startswith(f"{UPLOADS}/"):
-        root = uploads_dir(res.settings).resolve()
+        root = uploads_dir(settings).resolve()
         path = (root.parent / doc_id).resolve()
         if path.is_relative_to(root):  # only files we saved ourselves
             path.unlink(missing_ok=True)
-    return removed

@@ -31,7 +31,7 @@ FLAG_NOTES = {
     FLAG_INVALID_CITATION: "存在しない出典番号を削除",
     FLAG_UNSUPPORTED: "出典で裏付けられません",
 }
-KIND_LABELS = {
+CONFLICT_LABELS = {
     "number": "数値", "date": "日付", "polarity": "肯定・否定", "modality": "方針・表現",
     "law": "法令・条番号", "nli": "意味（NLI判定）",
 }
@@ -147,7 +147,7 @@ def draft_to_markdown(draft: Draft) -> str:
         out += ["| 論点 | 答弁案の文 | 過去の答弁・資料の文 | 理由 |", "| --- | --- | --- | --- |"]
         for i, c in conflicts:
             evidence = c.evidence + (f"<br>（{_evidence_name(draft, c.evidence_source)}）" if c.evidence_source else "")
-            reason = f"{KIND_LABELS.get(c.kind, c.kind)}：{c.reason}"
+            reason = f"{CONFLICT_LABELS.get(c.kind, c.kind)}：{c.reason}"
             out.append(f"| 論点{i} | {_cell(c.claim)} | {_cell(evidence)} | {_cell(reason)} |")
     else:
         out.append("矛盾の可能性がある文は検出されませんでした。")
@@ -317,7 +317,7 @@ def _conflict_rows(table: Any, draft: Draft, i: int, c: Conflict) -> None:
     _cell_text(row[1], *runs)
     reason = table.add_row().cells
     merged = reason[0].merge(reason[1])
-    _cell_text(merged, ("理由：", {"bold": True}), f"{KIND_LABELS.get(c.kind, c.kind)} — {c.reason}")
+    _cell_text(merged, ("理由：", {"bold": True}), f"{CONFLICT_LABELS.get(c.kind, c.kind)} — {c.reason}")
 
 
 def _red() -> Any:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import resources
 from app.draft_edit import apply_choices, apply_text
+from app.draft_export import CONFLICT_LABELS, draft_to_docx, draft_to_markdown
 from app.draft_service import kept_choices, make_draft
 from app.feedback import RATING_VALUES, record_feedback
 from app.question_file import read_question_upload
@@ -20,7 +21,7 @@ from retrieval.query_limits import check_draft_question
 
 PAGE = "答弁作成"
 DRAFT = "draft_current"
-KIND_LABELS = {"shitsumon_shuisho": "質問主意書", "committee": "委員会質疑", "plain": "質問"}
+QUESTION_KINDS = {"shitsumon_shuisho": "質問主意書", "committee": "委員会質疑", "plain": "質問"}
 
 user = current_user()
 settings = settings_or_stop()
@@ -72,7 +73,7 @@ if not state:
     st.stop()
 draft, version = state["draft"], state["version"]
 a = draft.analysis
-meta = [KIND_LABELS.get(a.kind, a.kind)] + [v for v in (a.member, a.party, a.committee, a.house) if v]
+meta = [QUESTION_KINDS.get(a.kind, a.kind)] + [v for v in (a.member, a.party, a.committee, a.house) if v]
 st.subheader("論点")
 st.caption("　".join(meta) + f"　作成方法: {'LLM' if draft.method == 'llm' else '定型文（LLMなし）'}")
 for w in draft.warnings:
@@ -115,7 +116,7 @@ for i, pd in enumerate(draft.points, 1):
         st.markdown("**矛盾チェック**")
         for c in pd.conflicts:
             with st.container(border=True):
-                st.caption(f"⚠️ {c.reason}（{c.kind}、確からしさ {c.score:.2f}）")
+                st.caption(f"⚠️ {c.reason}（{CONFLICT_LABELS.get(c.kind, c.kind)}、確からしさ {c.score:.2f}）")
                 l, r = st.columns(2)
                 l.markdown(f"**答弁案**\n\n{html.escape(c.claim)}")
                 name = c.evidence_source.label if c.evidence_source is not None else "資料"
@@ -136,7 +137,6 @@ with st.expander(f"出典（{len(draft.sources)} 件）"):
         source_card(s)
 
 st.subheader("ダウンロード")
-from app.draft_export import draft_to_docx, draft_to_markdown  # noqa: E402  (python-docx only here)
 
 buf = io.BytesIO()
 try:

@@ -17,34 +17,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from app import documents
+from app.cli_common import console, err_console, fail, load_settings, parse_access
 from app.answer_view import print_answer
 from app.cli_audit import audit_group, audited
 from app.factory import build_answerer, build_embedder, build_index, build_searcher
 from app.progress import RichIngestObserver
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_query
-from retrieval.settings import Settings
-from retrieval.types import DOC_TYPES, Access, Filters, SearchMode
+from retrieval.types import DOC_TYPES, Filters, SearchMode
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.load()
-    except GyoseiError as exc:
-        _fail(exc)
-        raise  # unreachable: _fail exits
-
-
-def _fail(exc: GyoseiError) -> None:
-    err_console.print(f"[bold red]エラー:[/] {exc}")
-    sys.exit(2)
 
 
 @click.group()
@@ -60,7 +44,7 @@ def setup() -> None:
     from retrieval.llm import chat_model_from_settings
     from retrieval.nli import classifier_from_cache
 
-    settings = _settings()
+    settings = load_settings()
     try:
         embedder = build_embedder(settings)
         with console.status("埋め込みモデルを準備しています…"):
@@ -72,7 +56,7 @@ def setup() -> None:
         with console.status("矛盾チェック用の NLI 分類器を準備しています（初回のみ数分かかります）…"):
             judge = classifier_from_cache(embedder, settings.embedding.cache_dir)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"矛盾チェック用の NLI 分類器の準備ができました（{judge.folder}）")
 
 
@@ -87,7 +71,7 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
     from ingest.pipeline import IngestOptions, Ingestor
     from retrieval.text.sparse import SparseEncoder
 
-    settings = _settings()
+    settings = load_settings()
     options = IngestOptions(
         doc_type=doc_type,
         confidentiality=confidentiality,
@@ -98,7 +82,7 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
         embedder = build_embedder(settings)
         index = build_index(settings, embedder)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     try:
         with audited(settings, "ingest", {"paths": [str(p) for p in paths], "doc_type": doc_type,
                                           "confidentiality": confidentiality, "groups": options.groups, "sync": sync}) as event:
@@ -111,7 +95,7 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
                                     failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks)
             event.outcome = "error" if report.nothing_indexed else "ok"
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         index.close()
     _print_report(report)
@@ -154,8 +138,8 @@ def _print_report(report) -> None:
 @click.option("--groups", default="all", show_default=True, help="利用者の所属グループ（カンマ区切り）")
 def search(question: str, k: int, mode: str, doc_types: tuple[str, ...], date_from: str | None, date_to: str | None, clearance: int, groups: str) -> None:
     """質問に関係する箇所を出典付きで表示します。"""
-    settings = _settings()
-    access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
+    settings = load_settings()
+    access = parse_access(clearance, groups)
     filters = Filters(doc_types=list(doc_types) or None, date_from=date_from, date_to=date_to)
     try:
         check_query(question, settings.limits)
@@ -169,7 +153,7 @@ def search(question: str, k: int, mode: str, doc_types: tuple[str, ...], date_fr
                 index.close()
             event.doc_ids = [str(h.payload.get("doc_id", "")) for h in hits]
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if not hits:
         console.print("該当する資料が見つかりませんでした")
         return
@@ -197,8 +181,8 @@ def ask(question: str, mode: str, doc_types: tuple[str, ...], date_from: str | N
         house: str | None, meeting: str | None, speaker: str | None, clearance: int, groups: str,
         no_llm: bool, as_json: bool) -> None:
     """質問に、番号付きの出典を添えて回答します。"""
-    settings = _settings()
-    access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
+    settings = load_settings()
+    access = parse_access(clearance, groups)
     filters = Filters(doc_types=list(doc_types) or None, date_from=date_from, date_to=date_to,
                       house=house, meeting=meeting, speaker=speaker)
     try:
@@ -213,7 +197,7 @@ def ask(question: str, mode: str, doc_types: tuple[str, ...], date_from: str | N
                 index.close()
             event.note_answer(result)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         import json
 
@@ -233,9 +217,9 @@ def index() -> None:
 @click.option("--all", "everything", is_flag=True, help="保守用: 機密性やグループに関係なくすべての文書を数えます")
 def index_stats(clearance: int, groups: str, everything: bool) -> None:
     """閲覧できる文書の数・チャンク数を文書種別ごとに表示します。"""
-    settings = _settings()
+    settings = load_settings()
     # Counts and titles are readable content too: filtered like search unless --all (maintenance).
-    access = None if everything else Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
+    access = None if everything else parse_access(clearance, groups)
     try:
         embedder = build_embedder(settings)
         idx = build_index(settings, embedder, read_only=True)
@@ -245,7 +229,7 @@ def index_stats(clearance: int, groups: str, everything: bool) -> None:
         finally:
             idx.close()
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     table = Table(title="索引の統計（すべての文書）" if everything else f"索引の統計（機密性{clearance}まで・グループ {groups}）")
     table.add_column("文書種別")
     table.add_column("文書数", justify="right")
@@ -263,7 +247,7 @@ def index_stats(clearance: int, groups: str, everything: bool) -> None:
 @click.argument("doc_id")
 def index_delete(doc_id: str) -> None:
     """文書を索引から削除します。"""
-    settings = _settings()
+    settings = load_settings()
     try:
         with audited(settings, "delete", {"doc_id": doc_id}) as event:
             embedder = build_embedder(settings)
@@ -277,7 +261,7 @@ def index_delete(doc_id: str) -> None:
             event.doc_ids, event.outcome = [doc_id], "ok" if removed else "not_found"
             event.parameters["chunks_removed"] = removed
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if removed:
         console.print(f"{doc_id} を削除しました（{removed} チャンク）")
     else:
@@ -317,7 +301,7 @@ def fetch_kokkai(any_word: str, date_from: str, date_until: str, meeting: str | 
                 progress=lambda done, total: status.update(f"国会会議録を取得しています… {done}/{total} 件"),
             )
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"取得が終わりました: {summary}")
     console.print(f"取り込むには: gyosei ingest {out_dir}")
 

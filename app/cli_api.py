@@ -14,17 +14,17 @@ def api_command(host: str, port: int) -> None:
     """検索・回答の JSON API を起動します（/api/login、/api/ask、/api/search）。"""
     from app.audit import open_audit_log
     from app.auth import UserStore
-    from app.cli import _fail, _settings, console
+    from app.cli_common import console, fail, load_settings
     from app.factory import build_answerer, build_embedder, build_index
     from retrieval.errors import GyoseiError
     from retrieval.types import Access
 
-    settings = _settings()
+    settings = load_settings()
     try:
         embedder = build_embedder(settings)
         index = build_index(settings, embedder, read_only=True)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     answerer = build_answerer(settings, embedder, index)
     answerer.answer("準備", Access())  # load the model and the tagger before the first request
     server = serve(GyoseiApi(settings, UserStore(settings.auth.users_file), answerer, open_audit_log(settings.audit)), host, port)

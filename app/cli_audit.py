@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import click
-from rich.console import Console
 
+from app.cli_common import console, err_console, fail, load_settings
 from app.audit import ACTIONS, FORMATS, AuditEvent, open_audit_log
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
 
-console = Console()
-err_console = Console(stderr=True)
 
 
 def cli_user(settings: Settings) -> str:
@@ -50,19 +48,6 @@ def audited(settings: Settings, action: str, parameters: dict[str, Any]) -> Iter
         log.close()
 
 
-def _settings() -> Settings:
-    try:
-        return Settings.load()
-    except GyoseiError as exc:
-        _fail(exc)
-        raise
-
-
-def _fail(exc: GyoseiError) -> None:
-    err_console.print(f"[bold red]エラー:[/] {exc}")
-    sys.exit(2)
-
-
 @click.group("audit")
 def audit_group() -> None:
     """監査ログ（出力・保存期間による削除・改ざん検査）。"""
@@ -78,7 +63,7 @@ def audit_group() -> None:
 def audit_export(since: str | None, until: str | None, fmt: str, user: str | None, action: str | None,
                  out_path: Path | None) -> None:
     """監査ログを CSV または JSON Lines で出力します（出力したことも記録されます）。"""
-    settings = _settings()
+    settings = load_settings()
     try:
         log = open_audit_log(settings.audit)
         try:
@@ -92,9 +77,9 @@ def audit_export(since: str | None, until: str | None, fmt: str, user: str | Non
         finally:
             log.close()
     except OSError as exc:
-        _fail(GyoseiError(f"{out_path}: 書き込めません（{exc.strerror}）。"))
+        fail(GyoseiError(f"{out_path}: 書き込めません（{exc.strerror}）。"))
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     err_console.print(f"{rows} 件の監査記録を出力しました" + (f"（{out_path}）" if out_path else ""))
 
 
@@ -103,7 +88,7 @@ def audit_export(since: str | None, until: str | None, fmt: str, user: str | Non
 @click.option("--yes", is_flag=True, help="確認せずに削除します")
 def audit_purge(retention_days: int | None, yes: bool) -> None:
     """保存期間を過ぎた監査記録を削除します（削除したことも記録されます）。"""
-    settings = _settings()
+    settings = load_settings()
     days = retention_days or settings.audit.retention_days
     if not yes:
         click.confirm(f"{days} 日より古い監査記録を削除します。よろしいですか？", abort=True)
@@ -111,20 +96,20 @@ def audit_purge(retention_days: int | None, yes: bool) -> None:
         with open_audit_log(settings.audit) as log:
             removed = log.purge(days, by=cli_user(settings))
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{days} 日より古い監査記録を {removed} 件削除しました")
 
 
 @audit_group.command("verify")
 def audit_verify() -> None:
     """監査記録が書き換えられたり抜き取られたりしていないか、ハッシュの連鎖で検査します。"""
-    settings = _settings()
+    settings = load_settings()
     try:
         with open_audit_log(settings.audit) as log:
             broken = log.verify()
             total = len(log.query())
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if broken:
         shown = ", ".join(map(str, broken[:20])) + (" …" if len(broken) > 20 else "")
         err_console.print(f"[bold red]改ざんの疑い:[/] {len(broken)} 件の記録がハッシュと一致しません（ID: {shown}）")

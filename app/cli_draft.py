@@ -12,15 +12,15 @@ warnings and likely follow-ups, and written as Word and/or Markdown when asked.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
+from app.cli_common import console, fail, parse_access
 from app.answer_view import FLAG_LABELS
 from app.draft_service import make_draft
 from app.question_file import QuestionFileError, read_question
@@ -28,17 +28,9 @@ from app.factory import build_drafter, build_followups
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_draft_question
 from retrieval.settings import Settings
-from retrieval.types import Access
 
 if TYPE_CHECKING:
     from retrieval.draft_types import Draft
-
-console = Console()
-err_console = Console(stderr=True)
-
-def _fail(exc: GyoseiError) -> None:
-    err_console.print(f"[bold red]エラー:[/] {escape(str(exc))}")
-    sys.exit(2)
 
 
 @click.command("draft")
@@ -55,15 +47,15 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
     try:
         question = read_question(question_file)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if out_path is not None and out_path.suffix.lower() != ".docx":
-        _fail(GyoseiError(f"--out には .docx のファイル名を指定してください（指定: {out_path}）。"))
+        fail(GyoseiError(f"--out には .docx のファイル名を指定してください（指定: {out_path}）。"))
     try:
         settings = Settings.load()
         check_draft_question(question, settings.limits)
     except GyoseiError as exc:
-        _fail(exc)
-    access = Access(clearance=clearance, groups=[g.strip() for g in groups.split(",") if g.strip()])
+        fail(exc)
+    access = parse_access(clearance, groups)
     params = {"question_file": str(question_file), "access": asdict(access),
               "out": str(out_path) if out_path else None, "markdown": str(md_path) if md_path else None}
     try:
@@ -80,7 +72,7 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
             event.outcome = "needs_review" if any(p.needs_review for p in draft.points) else "ok"
             event.parameters["method"] = draft.method
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     print_draft(console, draft)
     _write(draft, out_path, md_path)
 
@@ -99,11 +91,11 @@ def _write(draft: Draft, out_path: Path | None, md_path: Path | None) -> None:
             else:
                 draft_to_docx(draft, path)
         except PermissionError:
-            _fail(GyoseiError(f"{kind} {path} に書き込む権限がありません（Word で開いたままではありませんか）。"))
+            fail(GyoseiError(f"{kind} {path} に書き込む権限がありません（Word で開いたままではありませんか）。"))
         except OSError as exc:
-            _fail(GyoseiError(f"{kind} {path} を書き込めません（{exc.strerror or exc}）。"))
+            fail(GyoseiError(f"{kind} {path} を書き込めません（{exc.strerror or exc}）。"))
         except GyoseiError as exc:
-            _fail(exc)
+            fail(exc)
         console.print(f"{kind}を書き出しました: {escape(str(path))}")
 
 

@@ -12,7 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -20,12 +19,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.cli_common import console, err_console, fail
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
 from retrieval.types import SearchMode
 
-console = Console()
-err_console = Console(stderr=True)
 
 STAGE_LABELS = {
     "index": "評価用索引の作成（チャンク）",
@@ -62,11 +60,6 @@ class _RichProgress:
             self.tasks[stage] = self.progress.add_task(label, total=total)
         self.progress.update(self.tasks[stage], completed=done, total=total)
         self.last[stage] = (done, total)
-
-
-def _fail(exc: GyoseiError) -> None:
-    err_console.print(f"[bold red]エラー:[/] {exc}")
-    sys.exit(2)
 
 
 def _parse_modes(value: str) -> list[str]:
@@ -127,7 +120,7 @@ def eval_retrieval(dataset: Path, modes: str, k: int, no_baselines: bool, out_di
             report = evaluate_retrieval(dataset, settings, mode_list, k=k, baselines=not no_baselines, progress=progress)
         json_path, md_path = write_report(report, out_dir)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     ds = report["dataset"]
     table = Table(title=f"検索評価: {ds['name']}（文書 {ds['documents']}、質問 {ds['queries_evaluated']}）")
     table.add_column("システム")
@@ -171,7 +164,7 @@ def eval_answers(dataset: Path, limit: int | None, no_checker: bool, out_dir: Pa
                                       use_checker=not no_checker)
         json_path, md_path = save_report(report, out_dir, markdown_answers)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     ds, m = report["dataset"], report["metrics"]
     table = Table(title=f"回答評価: {ds['name']}（質問 {ds['queries_evaluated']}、方式 {', '.join(report['config']['method'])}）")
     table.add_column("指標")
@@ -207,7 +200,7 @@ def eval_nli(dataset: str, judge: str, held_out: bool, out_dir: Path, no_charts:
             report = evaluate_nli_run(dataset, judge, settings, held_out=held_out)
         json_path, md_path = save_report(report, out_dir, markdown_nli)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     m = report["metrics"]
     table = Table(title=f"NLI 評価: {report['dataset']['name']}（{report['dataset']['pairs']} 組、判定 {judge}）")
     for col in ("ラベル", "適合率", "再現率", "F1", "件数"):
@@ -243,7 +236,7 @@ def eval_compare(report_a: Path, report_b: Path) -> None:
     try:
         comparison = compare_reports(load_report(report_a), load_report(report_b))
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     for warning in comparison.warnings:
         err_console.print(f"[yellow]注意:[/] {warning}")
     table = Table(title=f"比較: {comparison.dataset}", caption=f"A: {comparison.labels[0]}\nB: {comparison.labels[1]}")
@@ -277,5 +270,5 @@ def eval_charts(reports: tuple[Path, ...]) -> None:
         try:
             report = load_report(path)
         except GyoseiError as exc:
-            _fail(exc)
+            fail(exc)
         _charts(report, path)

@@ -15,28 +15,21 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from app.cli_common import console, err_console, fail
 from app.auth import ADMIN_ROLE, DEMO_USER, UserStore, demo_password_file, ensure_demo_user
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
 
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _store() -> tuple[Settings, UserStore]:
     try:
         settings = Settings.load()
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     return settings, UserStore(settings.auth.users_file)
-
-
-def _fail(exc: GyoseiError) -> None:
-    err_console.print(f"[bold red]エラー:[/] {exc}")
-    sys.exit(2)
 
 
 def _password(from_stdin: bool) -> str:
@@ -65,7 +58,7 @@ def add(name: str, clearance: int, groups: str, admin: bool, replace: bool, pass
         user = store.add(name, password, clearance=clearance, groups=groups.split(","),
                          roles=[ADMIN_ROLE] if admin else [], replace=replace)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     role = "（管理者）" if user.is_admin else ""
     console.print(f"利用者 {user.name}{role} を登録しました: 機密性{user.clearance}まで、グループ {', '.join(user.groups)} "
                   f"— {store.path}")
@@ -78,7 +71,7 @@ def list_users() -> None:
     try:
         users = [store.get(n) for n in store.names()]
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     table = Table(title=f"利用者（{store.path}）")
     for col in ("利用者名", "機密性", "グループ", "役割"):
         table.add_column(col)
@@ -96,7 +89,7 @@ def passwd(name: str, password_stdin: bool) -> None:
     try:
         store.set_password(name, _password(password_stdin))
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if name == DEMO_USER:
         demo_password_file(store).unlink(missing_ok=True)  # the printed password no longer works
     console.print(f"{name} のパスワードを変更しました。")
@@ -110,7 +103,7 @@ def remove(name: str) -> None:
     try:
         removed = store.remove(name)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if not removed:
         err_console.print(f"利用者 {name} は登録されていません。")
         sys.exit(1)
@@ -124,7 +117,7 @@ def demo() -> None:
     try:
         password = ensure_demo_user(store, clearance=settings.security.max_confidentiality)
     except GyoseiError as exc:
-        _fail(exc)
+        fail(exc)
     if password is None:
         console.print(f"利用者ファイル {store.path} は既にあります（変更していません）。")
         return

@@ -83,13 +83,13 @@ class Answerer:
         relevant = [(h, r) for h, r in ((h, relevance(qv, h)) for h in hits) if r >= self.settings.min_relevance]
         timings = {"search": searched - started}
         if not relevant:
-            closest = [_source(i + 1, h, relevance(qv, h)) for i, h in enumerate(hits[:3])]
+            closest = [hit_source(h, relevance(qv, h), i + 1) for i, h in enumerate(hits[:3])]
             timings["total"] = time.perf_counter() - started
             return Answer(question, [], closest, "none", refused=True, notes=notes, timings=timings)
 
         warnings: list[str] = []
         if self.llm is not None and use_llm:
-            sources = [_source(i + 1, h, r) for i, (h, r) in enumerate(relevant)]
+            sources = [hit_source(h, r, i + 1) for i, (h, r) in enumerate(relevant)]
             try:
                 result = self.llm.answer(question, sources, on_delta)
                 result.notes = notes + result.notes
@@ -114,7 +114,7 @@ class Answerer:
                 order.append(i)
         order += [i for i in range(len(relevant)) if i not in order]
         number = {i: n + 1 for n, i in enumerate(order)}
-        sources = [_source(number[i], *relevant[i]) for i in order]
+        sources = [hit_source(*relevant[i], number[i]) for i in order]
         by_number = {s.n: s for s in sources}
         sentences = []
         for i, span, _score in picked:
@@ -140,7 +140,9 @@ def relevance(query_vector: Sequence[float], hit: Hit) -> float:
     return cosine(query_vector, hit.dense)
 
 
-def _source(n: int, hit: Hit, rel: float) -> Source:
+def hit_source(hit: Hit, rel: float, n: int = 0) -> Source:
+    """A hit as a citable Source numbered ``n`` (0: numbered later, as drafts do); its relevance
+    to the question kept in the payload."""
     payload = {k: v for k, v in hit.payload.items() if k != "text"}
     payload["relevance"] = round(rel, 4)
     return Source(

@@ -26,6 +26,7 @@ from retrieval.answer_types import Source
 from retrieval.citation import describe_source
 from retrieval.draft_types import FollowUp, PastAnswer
 from retrieval.errors import LLMError
+from retrieval.past_answers import CHAIR_ROLES, GOVERNMENT_ROLES
 from retrieval.question_analysis import Point, analyze_question
 from retrieval.search import QueryPlan, Searcher
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
@@ -39,16 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["FollowUpMiner", "speech_role", "speech_doc_id", "parse_qa", "Speech"]
 
 DIET = "diet_speech"
-# Who presides (mirrors ingest.readers.kokkai.CHAIR_ROLES: retrieval never imports ingest).
-CHAIR_ROLES = frozenset(
-    {"議長", "副議長", "仮議長", "委員長", "委員長代理", "会長", "会長代理",
-     "小委員長", "小委員長代理", "主査", "主査代理", "分科会主査", "理事"}
-)
 # Who answers members: the government, and the witnesses a committee calls (日銀総裁 is a 参考人).
-ANSWER_ROLES = frozenset(
-    {"内閣総理大臣", "国務大臣", "副大臣", "大臣政務官", "政府参考人", "政府特別補佐人",
-     "内閣官房副長官", "会計検査院当局者", "説明員", "参考人", "公述人"}
-)
+ANSWER_ROLES = GOVERNMENT_ROLES | {"参考人", "公述人"}
 MEMBER_ROLES = frozenset({"委員", "議員"})
 # A sentence that asks (a light version of question_analysis' rule, applied to one sentence).
 _ASKS_RE = re.compile(

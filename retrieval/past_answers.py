@@ -24,9 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from retrieval.answer import relevance
+from retrieval.answer import hit_source, relevance
 from retrieval.answer_types import Source
-from retrieval.citation import describe_source
 from retrieval.draft_types import PastAnswer
 from retrieval.question_analysis import GENERIC_TERMS, Point, QuestionAnalysis, policy_terms
 from retrieval.search import OVERFETCH, Searcher, collapse_overlaps
@@ -34,7 +33,7 @@ from retrieval.text.normalize import normalize
 from retrieval.text.sparse import term_id
 from retrieval.types import Access, Filters, Hit, Query, SearchMode, SparseVector
 
-__all__ = ["PastAnswerFinder", "is_government_speech", "is_member_question", "hit_source", "GOVERNMENT_ROLES"]
+__all__ = ["PastAnswerFinder", "is_government_speech", "is_member_question", "GOVERNMENT_ROLES", "CHAIR_ROLES"]
 
 # Label roles of those who answer for the government (the NDL speaker label, as ingest.readers.kokkai
 # stores it in ``label_role``). 参考人 (e.g. 日本銀行総裁), 公述人 and bill sponsors are not government.
@@ -42,12 +41,10 @@ GOVERNMENT_ROLES = frozenset({
     "内閣総理大臣", "国務大臣", "副大臣", "大臣政務官", "政府参考人", "政府特別補佐人", "内閣官房副長官",
     "会計検査院当局者", "説明員",
 })
-_NOT_GOVERNMENT = frozenset({
-    "参考人", "公述人", "証人", "委員", "議員", "議長", "副議長", "仮議長", "委員長", "委員長代理", "会長",
-    "会長代理", "小委員長", "小委員長代理", "主査", "主査代理", "分科会主査", "理事",
-})
-_CHAIR = frozenset({"議長", "副議長", "仮議長", "委員長", "委員長代理", "会長", "会長代理", "小委員長", "小委員長代理",
-                    "主査", "主査代理", "分科会主査", "理事"})
+# Who presides (mirrors ingest.readers.kokkai.CHAIR_ROLES: retrieval never imports ingest).
+CHAIR_ROLES = frozenset({"議長", "副議長", "仮議長", "委員長", "委員長代理", "会長", "会長代理", "小委員長",
+                         "小委員長代理", "主査", "主査代理", "分科会主査", "理事"})
+_NOT_GOVERNMENT = CHAIR_ROLES | {"参考人", "公述人", "証人", "委員", "議員"}
 HEADER_SPEAKER = "会議録情報"
 # How far to look for the answer after a question (or the question before an answer): at most two
 # short chair speeches (「鈴木国務大臣。」) stand between them in the minutes.
@@ -84,19 +81,11 @@ def is_member_question(payload: dict[str, Any]) -> bool:
     if payload.get("speaker") == HEADER_SPEAKER or is_government_speech(payload):
         return False
     role = _role(payload)
-    return role not in _CHAIR and role not in ("参考人", "公述人", "証人")
+    return role not in CHAIR_ROLES and role not in ("参考人", "公述人", "証人")
 
 
 def _is_chair(payload: dict[str, Any]) -> bool:
-    return bool(payload.get("procedural")) or _role(payload) in _CHAIR
-
-
-def hit_source(hit: Hit, rel: float, n: int = 0) -> Source:
-    """A hit as a citable Source (numbered later by the draft); ``relevance`` kept in its payload."""
-    payload = {k: v for k, v in hit.payload.items() if k != "text"}
-    payload["relevance"] = round(rel, 4)
-    return Source(n=n, chunk_id=hit.chunk_id, doc_id=str(hit.payload.get("doc_id", "")),
-                  label=describe_source(hit.payload), text=hit.text, score=hit.score, payload=payload)
+    return bool(payload.get("procedural")) or _role(payload) in CHAIR_ROLES
 
 
 def neighbour_ids(doc_id: str, order: int | None, steps: Sequence[int]) -> list[str]:

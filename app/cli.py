@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from app import documents
@@ -25,6 +26,8 @@ from app.answer_view import print_answer
 from app.cli_audit import audit_group, audited
 from app.factory import build_answerer, build_embedder, build_index, build_searcher
 from app.progress import RichIngestObserver
+from retrieval.cpu import PATH_LABELS, detect_cpu, index_path_note
+from retrieval.embedder import embedder_path, warm_up
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_query
 from retrieval.types import DOC_TYPES, Filters, SearchMode
@@ -45,11 +48,17 @@ def setup() -> None:
     from retrieval.nli import classifier_from_cache
 
     settings = load_settings()
+    console.print(f"CPU: {escape(detect_cpu().summary())}")
     try:
         embedder = build_embedder(settings)
-        with console.status("埋め込みモデルを準備しています…"):
-            dim = len(embedder.embed_query("準備"))
-        console.print(f"埋め込みモデルの準備ができました（{settings.embedding.model}、{dim}次元）")
+        with console.status("埋め込みモデルを準備しています（初回は数分かかります）…"):
+            speed = warm_up(embedder)
+        for path, reason in getattr(embedder, "fallbacks", []):
+            console.print(f"[yellow]{escape(PATH_LABELS.get(path, path))} は使えませんでした（{escape(reason)}）。[/]")
+        path = embedder_path(embedder)
+        console.print(f"埋め込みモデルの準備ができました（{escape(settings.embedding.model)}、{embedder.dimension}次元、"
+                      f"方式 {escape(PATH_LABELS.get(path, path))}: 約 {speed.chunks_per_s:.1f} チャンク/秒、"
+                      f"質問 1 件 {speed.query_ms:.0f} ミリ秒）")
         if chat_model_from_settings(settings.llm) is not None:
             return  # the 矛盾チェック asks the LLM: no classifier needed
         # Trained once into the cache (minutes on first set-up); without it the first draft waits.
@@ -238,6 +247,15 @@ def index_stats(clearance: int, groups: str, everything: bool) -> None:
         table.add_row(doc_type, str(n_docs), str(n_chunks))
     table.add_row("[bold]合計[/]", str(len(docs)), str(chunks))
     console.print(table)
+    by_path: dict[str, int] = {}
+    for info in docs.values():
+        for path in info.embedding_paths or {"不明（記録のない旧い索引）"}:
+            by_path[path] = by_path.get(path, 0) + 1
+    made = "、".join(f"{PATH_LABELS.get(p, p)} {n} 文書" for p, n in sorted(by_path.items()))
+    console.print(f"ベクトルの作成方式: {made or 'なし'}。この環境の検索: {PATH_LABELS.get(embedder_path(embedder), embedder_path(embedder))}")
+    note = index_path_note(embedder_path(embedder), set(by_path))
+    if note:
+        console.print(f"[yellow]{escape(note)}[/]")
     incomplete = [d for d in docs.values() if not d.complete]
     if incomplete:
         console.print(f"[yellow]未完了の文書が {len(incomplete)} 件あります。もう一度 gyosei ingest を実行してください。[/]")
@@ -322,6 +340,10 @@ main.add_command(user_group)
 from app.cli_api import api_command  # noqa: E402
 
 main.add_command(api_command)
+
+from app.cli_serve import serve_command  # noqa: E402
+
+main.add_command(serve_command)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Example::
     gyosei eval retrieval --dataset eval/datasets/nta_faq
     gyosei eval retrieval --dataset eval/datasets/lawqa --modes hybrid --no-baselines
     gyosei eval answers --dataset eval/datasets/nta_faq --limit 100
-    gyosei eval nli --dataset eval/datasets/nli/jsick.jsonl --judge classifier --held-out
+    gyosei eval nli --dataset retrieval/data/nli/jsick.jsonl --judge classifier --held-out
     gyosei eval nli --dataset altered --judge rules
     gyosei eval compare eval/reports/A.json eval/reports/B.json
 """
@@ -184,7 +184,7 @@ def eval_answers(dataset: Path, limit: int | None, no_checker: bool, out_dir: Pa
               help="ラベル付きペアの JSONL（premise/hypothesis/label または claim/source/label）、または altered（改変文セットを生成）")
 @click.option("--judge", "judge", type=click.Choice(["classifier", "rules", "llm"]), default="classifier", show_default=True,
               help="判定方法: classifier（学習済み分類器）、rules（矛盾チェックのルール）、llm（設定済みの LLM）")
-@click.option("--held-out", is_flag=True, help="分類器の学習に使っていない前提文のペアだけを評価します（eval/datasets/nli 用）")
+@click.option("--held-out", is_flag=True, help="分類器の学習に使っていない前提文のペアだけを評価します（retrieval/data/nli 用）")
 @_OUT_OPTION
 @_NO_CHARTS_OPTION
 def eval_nli(dataset: str, judge: str, held_out: bool, out_dir: Path, no_charts: bool) -> None:

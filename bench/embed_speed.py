@@ -3,17 +3,15 @@
 "bf16" is the default path (the fused forward, retrieval.fused_bert.FusedBert, one batch per core
 at a time, batches sorted by token count); "bf16-chars" the same with batches sorted by character
 count; "bf16-1w" the fused forward one batch at a time on torch's threads; "bf16-st" the
-same bf16 weights through sentence-transformers' own forward. "ort-fp32" / "ort-int8" run the
-model through ONNX Runtime (graph fused by its BERT optimizer; int8 = dynamic per-channel
-quantization of every MatMul and Attention), two single-thread runs at a time on one session;
-they need ``onnxruntime`` and ``onnx``, which the project does not install: run this script
-with a Python that has them on top of the project's packages. The ONNX files are exported once
-into --cache-dir.
+same bf16 weights through sentence-transformers' own forward. "onnx-int8" is the product's
+ONNX Runtime path (retrieval/onnx_forward.py: graph fused by its BERT optimizer, dynamic int8),
+two single-thread runs at a time on one session; its file is built once into --cache-dir.
+bf16 variants need a CPU with bf16 (retrieval/cpu.py); pass --variants to choose.
 
-Speed: chunks/s on ~300 real 400-500 character chunks cut from shared/corpus, with length-sorted
+Speed: chunks/s on ~300 real 400-500 character chunks cut from data_samples, with length-sorted
 batches (what the embedder does) and naive unsorted batches; rounds are interleaved and the
 median is reported because the machine is shared. Quality: MRR@10 / nDCG@10 of dense retrieval
-for a subset of shared/eval/nta_faq queries over the full corpus (documents cut to 500 chars).
+for a subset of eval/datasets/nta_faq queries over the full corpus (documents cut to 500 chars).
 
     .venv/bin/python bench/embed_speed.py [--chunks 300] [--queries 300] [--rounds 3]
     .venv/bin/python bench/embed_speed.py --variants fp32,bf16-st,bf16 --batch-size 16
@@ -30,7 +28,6 @@ import re
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +35,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from retrieval.cpu import detect_cpu  # noqa: E402
 from retrieval.e5_build import build_e5_model  # noqa: E402
 from retrieval.embedder import SentenceTransformerEmbedder, quantize_int8  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+CORPUS = ROOT / "data_samples"  # copies of shared/corpus
+EVAL = ROOT / "eval" / "datasets"  # copies of the shared dev sets
 SEED = 20261121
 
 
@@ -69,114 +68,9 @@ class CharSorted(SentenceTransformerEmbedder):
         return out
 
 
-class OnnxEmbedder(SentenceTransformerEmbedder):
-    """Variant for comparison: the same tokenizer, prompts, length-sorted batches and mean pooling,
-    with the forward pass in ONNX Runtime (``quantized``: dynamic int8)."""
-
-    def __init__(self, path: str, onnx_file: Path, batch_size: int) -> None:
-        super().__init__(path, "query: ", "passage: ", "fp32", batch_size, 512)
-        self.onnx_file = onnx_file
-
-    def _build(self):  # type: ignore[no-untyped-def]
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # two runs side by side beat one run on two threads
-        opts.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(self.onnx_file), opts,
-                                             providers=["CPUExecutionProvider"])  # fmt: skip
-        self._pool = ThreadPoolExecutor(len(os.sched_getaffinity(0)))
-        return AutoTokenizer.from_pretrained(self.model_name_or_path)
-
-    def _encode(self, texts: list[str], prompt: str) -> list[list[float]]:
-        tokenizer = self._load()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
-        feeds = [dict(tokenizer([prompt + texts[i] for i in idx], padding=True, truncation=True,
-                                max_length=512, return_tensors="np", return_token_type_ids=False))
-                 for idx in batches]  # fmt: skip
-        run = lambda feed: self._session.run(None, {k: v.astype(np.int64) for k, v in feed.items()})[0]  # noqa: E731
-        out: list[list[float]] = [[] for _ in texts]
-        for idx, vecs in zip(batches, self._pool.map(run, feeds)):
-            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-            for i, vec in zip(idx, vecs):
-                out[i] = vec.tolist()
-        return out
-
-
-def export_onnx(model_dir: str, cache_dir: Path, quantized: bool) -> Path:
-    """Export the built e5 to ONNX once (fused by ORT's BERT optimizer), then int8 once if asked."""
-    try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from onnxruntime.transformers import optimizer
-    except ImportError:
-        sys.exit("ort-* variants need onnxruntime and onnx, which the project does not install")
-    fp32 = cache_dir / "e5-ort-fp32.onnx"
-    if not fp32.is_file():  # every file is written under a temporary name, then renamed
-        import torch
-        from transformers import AutoModel
-
-        raw = cache_dir / ".e5-ort-raw.onnx"
-        bert = AutoModel.from_pretrained(model_dir).eval()
-        ids = torch.randint(5, 1000, (2, 16))
-        torch.onnx.export(_classic_bert(bert), (ids, torch.ones_like(ids)), str(raw),
-                          input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask")},
-                          opset_version=17, dynamo=False)  # fmt: skip
-        opt = optimizer.optimize_model(str(raw), model_type="bert",
-                                       num_heads=bert.config.num_attention_heads,
-                                       hidden_size=bert.config.hidden_size)  # fmt: skip
-        print(f"  ORT fusions: {opt.get_fused_operator_statistics()}", flush=True)
-        opt.save_model_to_file(str(raw) + ".tmp")
-        os.replace(str(raw) + ".tmp", fp32)
-        raw.unlink()
-    int8 = cache_dir / "e5-ort-int8.onnx"
-    if quantized and not int8.is_file():
-        import onnx
-
-        quantize_dynamic(fp32, str(int8) + ".tmp", per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Attention"],
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fmt: skip
-        os.replace(str(int8) + ".tmp", int8)
-    return int8 if quantized else fp32
-
-
-def _classic_bert(bert):  # type: ignore[no-untyped-def]
-    """BERT forward written as transformers 4.x wrote it (explicit attention, additive mask), so
-    ORT's optimizer fuses it into EmbedLayerNormalization / Attention / BiasGelu /
-    SkipLayerNormalization (transformers 5's own graph fuses no Attention); mean pooling."""
-    import torch
-
-    class Module(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
-            h = bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
-            ext = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * -10000.0
-            batch, length = input_ids.shape
-            for layer in bert.encoder.layer:
-                att = layer.attention.self
-                heads, size = att.num_attention_heads, att.attention_head_size
-                q, k, v = (m(h).view(batch, length, heads, size).permute(0, 2, 1, 3)
-                           for m in (att.query, att.key, att.value))  # fmt: skip
-                scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(size) + ext
-                ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3)
-                ctx = ctx.contiguous().view(batch, length, heads * size)
-                out = layer.attention.output
-                h = out.LayerNorm(out.dense(ctx) + h)
-                h = layer.output.LayerNorm(layer.output.dense(layer.intermediate(h)) + h)
-            w = attention_mask.unsqueeze(-1).to(h.dtype)
-            return (h * w).sum(1) / w.sum(1).clamp(min=1e-9)
-
-    return Module().eval()
-
-
 def corpus_sources() -> dict[str, list[str]]:
     """Long real texts per source in shared/corpus (plus law articles from eval/lawqa)."""
-    c = SHARED / "corpus"
+    c = CORPUS
     paper = c / "white_paper" / "r05_chapter5_soumu_ict_policy.txt"
     src = {
         "white_paper": [paper.read_text("utf-8")],
@@ -188,7 +82,7 @@ def corpus_sources() -> dict[str, list[str]]:
         src["kokkai"] += [r["speech"] for r in records]
     with open(c / "nta" / "nta_qa.jsonl", encoding="utf-8") as f:
         src["nta"] = [json.loads(line)["answer"] for line in f]
-    with open(SHARED / "eval" / "lawqa" / "corpus.jsonl", encoding="utf-8") as f:
+    with open(EVAL / "lawqa" / "corpus.jsonl", encoding="utf-8") as f:
         src["laws"] = [json.loads(line)["text"] for line in f]
     clean = {k: [re.sub(r"[ \t\u3000]+", " ", t).strip() for t in v] for k, v in src.items()}
     return {k: [t for t in v if len(t) >= 500] for k, v in clean.items()}
@@ -211,7 +105,7 @@ def sample_chunks(n: int) -> list[str]:
 
 def load_nta(n_queries: int, n_docs: int = 0) -> tuple[list, list, list, list, dict]:
     """nta_faq dev: doc ids, doc texts (500 chars), query ids, query texts, qrels."""
-    base = SHARED / "eval" / "nta_faq"
+    base = EVAL / "nta_faq"
     with open(base / "corpus.jsonl", encoding="utf-8") as f:
         docs = [json.loads(line) for line in f]
     with open(base / "queries.jsonl", encoding="utf-8") as f:
@@ -257,12 +151,12 @@ def main() -> None:
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--docs", type=int, default=0, help="document pool size (0 = all 1848)")
-    ap.add_argument("--variants", default="fp32,bf16-st,bf16-1w,bf16,int8",
+    ap.add_argument("--variants", default=None,
                     help="comma-separated: fp32, bf16 (fused forward, the default), bf16-1w (fused, "
                          "one batch at a time), bf16-chars (fused, batches sorted by characters, not "
                          "tokens), bf16-st "
                          "(sentence-transformers forward), int8 (per-channel, FFN output kept "
-                         "fp32), int8-all (every Linear in int8), ort-fp32, ort-int8 "
+                         "fp32), int8-all (every Linear in int8), onnx-int8 "
                          "(ONNX Runtime; see above)")  # fmt: skip
     args = ap.parse_args()
 
@@ -274,9 +168,9 @@ def main() -> None:
           flush=True)  # fmt: skip
 
     def make(precision: str, sort: bool) -> SentenceTransformerEmbedder:
-        if precision.startswith("ort-"):
-            onnx_file = export_onnx(path, args.cache_dir, quantized=precision == "ort-int8")
-            return OnnxEmbedder(path, onnx_file, args.batch_size)
+        if precision == "onnx-int8":  # the product's ONNX Runtime path, built into --cache-dir
+            return SentenceTransformerEmbedder(path, "query: ", "passage: ", "onnx-int8", args.batch_size, 512,
+                                               cache_dir=args.cache_dir)
         if precision == "bf16-chars":
             return CharSorted(path, "query: ", "passage: ", "bf16", args.batch_size, 512, sort_by_length=False)
         cls = Int8AllLinear if precision == "int8-all" else SentenceTransformerEmbedder
@@ -284,7 +178,10 @@ def main() -> None:
         return cls(path, "query: ", "passage: ", prec, args.batch_size, 512, sort_by_length=sort,
                    fused=precision != "bf16-st", workers=1 if precision == "bf16-1w" else None)
 
-    variants = args.variants.split(",")
+    # Default: every path this CPU runs (bf16 variants only where bf16 is native).
+    default = "fp32,bf16-st,bf16-1w,bf16,int8,onnx-int8" if detect_cpu().native_bf16 else "fp32,int8,onnx-int8"
+    variants = (args.variants or default).split(",")
+    print(f"CPU: {detect_cpu().summary()}", flush=True)
     if "fp32" in variants:  # the quality reference: measured first
         variants = ["fp32"] + [v for v in variants if v != "fp32"]
     if args.skip_speed:

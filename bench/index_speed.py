@@ -30,7 +30,7 @@ from retrieval.types import DOC_TYPES, Access, Chunk, Filters, Query, SearchMode
 DIM = 384
 VOCAB = 50_000
 TERMS = 30
-TEXT = (ROOT.parent / "shared" / "corpus" / "white_paper" / "r05_chapter5_soumu_ict_policy.txt")
+TEXT = (ROOT / "data_samples" / "white_paper" / "r05_chapter5_soumu_ict_policy.txt")
 ACCESS = Access(clearance=2, groups=["soumu"])
 FILTERED = Filters(doc_types=["diet_speech", "faq"], date_from="2020-01-01", date_to="2023-12-31")
 

@@ -2,9 +2,9 @@
 
 Scenarios (each in a fresh process so peak RSS is its own):
   samples  - data_samples/
-  dev      - the three dev corpora of ../shared/eval together (nta_faq, diet_qa, lawqa)
+  dev      - the three dev corpora of eval/datasets together (nta_faq, diet_qa, lawqa)
 
-Usage: .venv/bin/python bench/ingest_speed.py [samples|dev|all] [--precision int8|bf16|fp32]
+Usage: .venv/bin/python bench/ingest_speed.py [samples|dev|all] [--precision auto|bf16|onnx-int8|int8|fp32]
        [--no-fused] [--no-overlap]   (the sentence-transformers bf16 forward; embedding and the
                                       rest of the pipeline one after the other: to compare)
 The load average at the start of each run is in the table: the machine may be shared.
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EVAL = ROOT.parent / "shared" / "eval"
+EVAL = ROOT / "eval" / "datasets"  # copies of the shared dev sets
 
 
 def _dir_size(path: Path) -> int:
@@ -64,7 +64,7 @@ def run_one(scenario: str, precision: str, fused: bool = True, overlap: bool = T
         index.close()
         return {
             "scenario": scenario,
-            "precision": precision + ("" if fused else " st") + ("" if overlap else " serial"),
+            "precision": getattr(embedder, "path", precision) + ("" if fused else " st") + ("" if overlap else " serial"),
             "files": len(report.files),
             "failed": report.failed,
             "documents": report.documents,
@@ -83,7 +83,7 @@ def run_one(scenario: str, precision: str, fused: bool = True, overlap: bool = T
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", nargs="?", default="all", choices=["samples", "dev", "all"])
-    parser.add_argument("--precision", default="bf16", choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "onnx-int8", "int8", "fp32"])
     parser.add_argument("--no-fused", action="store_true", help="bf16 through sentence-transformers' forward")
     parser.add_argument("--no-overlap", action="store_true", help="embed and write batches one after the other")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -30,13 +30,23 @@ __all__ = ["CachedEmbedder", "embedder_key"]
 SAVE_EVERY_S = 30.0  # a killed run loses at most this much embedding work
 
 
+def _resolved_path(precision: str) -> str:
+    """"auto" as the path this CPU takes first: vectors cached on one machine's path are not
+    silently reused for another's (they agree, but a report must say what it measured)."""
+    if precision != "auto":
+        return precision
+    from retrieval.cpu import auto_paths, detect_cpu, onnx_runtime_available
+
+    return auto_paths(detect_cpu(), onnx_runtime_available())[0]
+
+
 def embedder_key(embedding_settings: Any) -> str:
     """Short id of everything that changes the vectors: model, prompts, precision, max length."""
     fields = {
         "model": str(embedding_settings.model),
         "query_prompt": embedding_settings.query_prompt,
         "passage_prompt": embedding_settings.passage_prompt,
-        "precision": embedding_settings.precision,
+        "precision": _resolved_path(embedding_settings.precision),
         "max_seq_length": embedding_settings.max_seq_length,
     }
     blob = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()

@@ -2,7 +2,7 @@
 
 Input: JSONL (or records) in either form
 
-* ``{"premise": ..., "hypothesis": ..., "label": ...}`` (the NLI sets in eval/datasets/nli), or
+* ``{"premise": ..., "hypothesis": ..., "label": ...}`` (the NLI sets in retrieval/data/nli), or
 * ``{"claim": ..., "source": ..., "label": ...}`` (a claim checked against its source: the
   source is the premise, the claim the hypothesis).
 
@@ -11,7 +11,7 @@ Labels are folded to entailment / neutral / contradiction (aliases such as "supp
 the confusion matrix (gold -> predicted -> count), the "contradiction vs not" binary view and
 the "entailment vs not" view (how two-way sets such as JaNLI are scored).
 
->>> evaluate_nli("eval/datasets/nli/jsick.jsonl", judge)["contradiction_vs_not"]["f1"]  # doctest: +SKIP
+>>> evaluate_nli("retrieval/data/nli/jsick.jsonl", judge)["contradiction_vs_not"]["f1"]  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ continues where it stopped.
 
 Usage::
 
-    report = evaluate_nli_run("eval/datasets/nli/jsick.jsonl", "classifier", settings, held_out=True)
+    report = evaluate_nli_run("retrieval/data/nli/jsick.jsonl", "classifier", settings, held_out=True)
     report["metrics"]["accuracy"]
 """
 

@@ -348,8 +348,10 @@ class Ingestor:
             return
         batch, vectors = self._in_flight
         self._in_flight = None
+        path = getattr(self.embedder, "path", "")  # recorded so a search elsewhere can tell
         for chunk, vector in zip(batch, vectors.result()):
             chunk.dense = list(vector)
+            chunk.embedding_path = path
         for doc_id in dict.fromkeys(c.doc_id for c in batch):
             if doc_id not in self._cleared:
                 if doc_id in self._existing:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-__all__ = ["Prompt", "PromptError", "load_prompt", "data_text"]
+__all__ = ["Prompt", "PromptError", "load_prompt", "load_text", "data_text"]
 
 _ROLES = ("system", "user", "assistant")
 
@@ -89,3 +89,12 @@ def load_prompt(name: str) -> Prompt:
         variables=frozenset(spec.get("variables") or ()),
         templates=tuple(templates),
     )
+
+
+@functools.lru_cache(maxsize=None)
+def load_text(name: str) -> str:
+    """A plain data file of this package (``prompts/<name>``), read as package data."""
+    resource = files(__name__).joinpath(name)
+    if not resource.is_file():
+        raise PromptError(f"data file {name!r} not found in the prompts package")
+    return resource.read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Dense embedders: the ``Embedder`` seam, a sentence-transformers implementation and a fake.
 
-    >>> emb = open_embedder("builtin:multilingual-e5-small", "query: ", "passage: ", "int8",
+    >>> emb = open_embedder("builtin:multilingual-e5-small", "query: ", "passage: ", "auto",
     ...                     32, 512, Path("~/.cache/gyosei-rag").expanduser())
     >>> vecs = emb.embed_documents(["第一条　この法律は…"]); q = emb.embed_query("目的は？")
 
@@ -11,23 +11,30 @@ from __future__ import annotations
 
 
 import hashlib
+import logging
 import math
+import statistics
 import threading
+import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from retrieval.errors import ConfigError, ModelError
-from retrieval.fused_bert import FusedBert
+from retrieval.cpu import PATH_LABELS, PATHS, auto_paths, check_path, detect_cpu, onnx_runtime_available
+from retrieval.errors import ConfigError, GyoseiError, ModelError
+from retrieval.fused_bert import BatchedForward, FusedBert
 
 if TYPE_CHECKING:
     from retrieval.settings import EmbeddingSettings
 
-Precision = Literal["fp32", "bf16", "int8"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
+Precision = Literal["auto", "bf16", "onnx-int8", "int8", "fp32"]
 BUILTIN_E5 = "builtin:multilingual-e5-small"
+PROBE_TEXT = "準備"  # embedded once when a path loads: a path that fails here hands over to the next
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -72,6 +79,7 @@ def open_embedder(
         precision=precision,
         batch_size=batch_size,
         max_seq_length=max_seq_length,
+        cache_dir=Path(cache_dir),
     )
 
 
@@ -88,15 +96,54 @@ def embedder_from_settings(cfg: "EmbeddingSettings") -> Embedder:
     )
 
 
+def embedder_path(embedder: Embedder) -> str:
+    """The inference path an embedder runs on (``path``: bf16, onnx-int8, int8, fp32, hash)."""
+    return str(getattr(embedder, "path", "") or type(embedder).__name__)
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """A short measured figure of an embedder's speed on this machine (shown by `gyosei setup`)."""
+
+    chunks_per_s: float
+    query_ms: float
+
+
+def warm_up(embedder: Embedder, chunks: int = 12, queries: int = 5) -> WarmUp:
+    """Load the embedder and time a few ~450-character passages and short queries."""
+    from prompts import load_text
+
+    text = "".join(load_text("warmup_passage.txt").split()) * 2
+    passages = [text[i * 31 : i * 31 + 450] for i in range(chunks)]  # distinct texts of one length
+    embedder.embed_query("準備")  # loads the model outside the timing
+    start = time.perf_counter()
+    embedder.embed_documents(passages)
+    rate = chunks / max(time.perf_counter() - start, 1e-9)
+    samples = []
+    for i in range(queries):
+        start = time.perf_counter()
+        embedder.embed_query(f"確定申告の期限はいつですか{i}")
+        samples.append(time.perf_counter() - start)
+    return WarmUp(rate, 1000 * statistics.median(samples))
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU, loaded on first use and never from the network.
 
-    Each call sorts its texts by length (token count on the fused path, characters otherwise)
-    so a batch holds texts of similar length (little padding), then restores the caller's order. ``precision`` "bf16" casts the weights to
-    bfloat16 and, for a BERT model with mean pooling (the built-in e5), runs the forward pass
-    through :class:`FusedBert` (``fused=False`` keeps sentence-transformers' own forward), one
-    batch per core at a time (``workers``);
-    "int8" applies torch dynamic int8 quantization (see :func:`quantize_int8`).
+    ``precision`` names the inference path (see ``retrieval.cpu``): "auto" (the default) tries the
+    paths this CPU runs well, fastest first, and hands over to the next one (one log line) if a
+    path fails to load or on its first batch; an explicit path is checked against the CPU first
+    and gets a Japanese ConfigError if it cannot run. ``path`` tells which one is in use.
+
+    - "bf16": bfloat16 weights; a BERT model with mean pooling (the built-in e5) runs through
+      :class:`FusedBert` (``fused=False`` keeps sentence-transformers' own forward);
+    - "onnx-int8": the same model exported once to ONNX and run by ONNX Runtime in int8
+      (:mod:`retrieval.onnx_forward`, BERT with mean pooling only; built into ``cache_dir``);
+    - "int8": torch dynamic int8 quantization (see :func:`quantize_int8`);
+    - "fp32": sentence-transformers as it is.
+
+    Each call sorts its texts by length (token count on the fast paths, characters otherwise) so
+    a batch holds texts of similar length (little padding), then restores the caller's order.
     """
 
     def __init__(
@@ -110,11 +157,12 @@ class SentenceTransformerEmbedder:
         sort_by_length: bool = True,
         fused: bool = True,
         workers: int | None = None,
+        cache_dir: Path | None = None,
+        paths: Sequence[str] | None = None,
     ) -> None:
-        if precision not in PRECISIONS:
+        if precision not in PATHS:  # the CPU itself is asked only when the model loads
             raise ConfigError(
-                f"embedding.precision {precision!r} は使えません。{'/'.join(PRECISIONS)} の"
-                "いずれかを指定してください。"
+                f"embedding.precision {precision!r} は使えません。{'/'.join(PATHS)} のいずれかを指定してください。"
             )
         if batch_size < 1 or max_seq_length < 8:
             raise ConfigError(
@@ -129,10 +177,33 @@ class SentenceTransformerEmbedder:
         self.max_seq_length = max_seq_length
         self.sort_by_length = sort_by_length  # False only to measure what sorting saves
         self.fused = fused  # False only to measure what the fused forward saves
-        self.workers = workers  # batches embedded at once by FusedBert; None: one per core
+        self.workers = workers  # batches embedded at once by the fast paths; None: one per core
+        self.cache_dir = Path(cache_dir or Path("~/.cache/gyosei-rag")).expanduser()
+        self._paths = list(paths) if paths is not None else None  # given only by fallback tests
+        self.fallbacks: list[tuple[str, str]] = []  # (path, reason) of each path that failed
+        self._path = ""
         self._model: Any = None
-        self._fused: FusedBert | None = None
+        self._fused: BatchedForward | None = None
         self._lock = threading.Lock()
+
+    @property
+    def paths(self) -> list[str]:
+        """The candidate paths, fastest first: what "auto" picks on this CPU, or the one forced
+        (checked against the CPU: a Japanese ConfigError names the missing feature)."""
+        if self._paths is None:
+            cpu = detect_cpu()
+            if self.precision == "auto":
+                self._paths = auto_paths(cpu, onnx_runtime_available())
+            else:
+                check_path(self.precision, cpu, onnx_available=self.precision != "onnx-int8" or onnx_runtime_available())
+                self._paths = [self.precision]
+        return self._paths
+
+    @property
+    def path(self) -> str:
+        """The inference path in use (loads the model if needed): bf16, onnx-int8, int8 or fp32."""
+        self._load()
+        return self._path
 
     @property
     def dimension(self) -> int:
@@ -157,9 +228,11 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str], prompt: str) -> list[list[float]]:
         if not texts:
             return []
+        return self._run(self._load(), texts, prompt)
+
+    def _run(self, model: Any, texts: list[str], prompt: str) -> list[list[float]]:
         import numpy as np
 
-        model = self._load()
         order = list(range(len(texts)))
         fused = self._fused
         if fused is not None:
@@ -203,6 +276,31 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def _build(self) -> Any:
+        """Load the first candidate path that loads and embeds a probe text; fall back in order."""
+        for n, path in enumerate(self.paths):
+            try:
+                model = self._build_path(path)
+                self._run(model, [PROBE_TEXT], self.query_prompt)  # the path's first batch
+            except ConfigError:
+                raise
+            except Exception as exc:  # any failure of a path means "try the next one"
+                self._fused = None
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                self.fallbacks.append((path, reason))
+                if n + 1 == len(self.paths):
+                    if isinstance(exc, GyoseiError):
+                        raise
+                    hint = ("Python パッケージ torch と sentence-transformers のインストールを確認してください（pip install .）。"
+                            if path == "fp32" else "embedding.precision（環境変数 GYOSEI_EMBEDDING__PRECISION）を auto か fp32 にしてください。")
+                    raise ModelError(f"埋め込みモデルを{PATH_LABELS.get(path, path)}で実行できません（{reason}）。{hint}") from exc
+                log.warning("埋め込み: %sが使えないため%sに切り替えます（%s）", PATH_LABELS.get(path, path),
+                            PATH_LABELS.get(self.paths[n + 1], self.paths[n + 1]), reason)
+                continue
+            self._path = path
+            return model
+        raise ConfigError("埋め込みの実行方法が一つも指定されていません。")  # paths=[]: a caller's bug
+
+    def _build_path(self, path: str) -> Any:
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -221,11 +319,18 @@ class SentenceTransformerEmbedder:
             ) from exc
         model.max_seq_length = self.max_seq_length
         model.eval()
-        if self.precision == "bf16":
+        if path == "bf16":
             model.to(torch.bfloat16)
             if self.fused and FusedBert.supports(model):
                 self._fused = FusedBert(model[0].auto_model, self.max_seq_length, self.workers)
-        elif self.precision == "int8":
+        elif path == "onnx-int8":
+            from retrieval.onnx_forward import OnnxForward, build_onnx_int8
+
+            if not FusedBert.is_mean_pooled_bert(model):
+                raise ModelError("int8（ONNX Runtime）は平均プーリングの BERT モデルにだけ使えます。")
+            onnx_file = build_onnx_int8(Path(self.model_name_or_path), self.cache_dir)
+            self._fused = OnnxForward(onnx_file, self.max_seq_length, self.workers)
+        elif path == "int8":
             quantize_int8(model)
         return model
 
@@ -258,6 +363,8 @@ class HashEmbedder:
     Texts sharing many bigrams get close vectors, so retrieval tests behave sensibly without a
     model. Same text, same vector, in every process (no salted ``hash()``).
     """
+
+    path = "hash"  # the inference path, as real embedders report theirs
 
     def __init__(self, dimension: int = 64) -> None:
         if dimension < 2:

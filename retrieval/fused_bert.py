@@ -1,4 +1,5 @@
-"""A BERT encoder's bf16 forward pass, fused for oneDNN, with mean pooling (the built-in e5's path).
+"""A BERT encoder's bf16 forward pass, fused for oneDNN, with mean pooling (the built-in e5's path),
+and ``BatchedForward``, the batching it shares with the ONNX Runtime path (retrieval/onnx_forward.py).
 
 ``retrieval.embedder.SentenceTransformerEmbedder`` uses it for bf16 BERT models with mean pooling;
 ``fused=False`` there keeps sentence-transformers' own forward (to compare: bench/embed_speed.py).
@@ -15,7 +16,54 @@ from typing import Any
 PAD_MULTIPLE = 16
 
 
-class FusedBert:
+class BatchedForward:
+    """What every fast forward pass shares: token ids cut at ``max_seq_length``, batches padded to
+    a multiple of ``PAD_MULTIPLE``, and several batches at once on one-thread workers (``map``).
+    Subclasses implement ``embed(inputs) -> L2-normalized float32 numpy vectors``.
+    """
+
+    def __init__(self, max_seq_length: int, workers: int | None = None) -> None:
+        self.max_seq_length = max_seq_length
+        self.workers = workers if workers is not None else len(os.sched_getaffinity(0))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def embed(self, inputs: tuple[Any, Any]) -> Any:
+        """Vectors of one ``pad`` output (implemented by each path)."""
+        raise NotImplementedError
+
+    def token_ids(self, tokenizer: Any, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, cut at ``max_seq_length`` tokens (special tokens included)."""
+        return tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
+
+    def pad(self, tokenizer: Any, ids: list[list[int]]) -> tuple[Any, Any]:
+        """Input ids and attention mask of one batch of ``token_ids`` output.
+
+        Padded to a multiple of ``PAD_MULTIPLE`` tokens: oneDNN builds kernels per input shape, and
+        questions of every length would each pay that on first sight (the mask keeps the vectors
+        the same).
+        """
+        enc = tokenizer.pad({"input_ids": ids}, padding=True, pad_to_multiple_of=PAD_MULTIPLE, return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"]
+
+    def map(self, batches: list[tuple[Any, Any]]) -> Any:
+        """``embed`` over tokenized batches, several at once on a pool of one-thread workers.
+
+        On 2 cores, two batches side by side on one thread each beat one batch at a time on two
+        threads: no barrier after each of the ~100 small ops, and the pipeline's own thread
+        (sparse encoding) takes a core without stalling both. Measured on the shared 2-core
+        machine: 1.3x over fused on two threads, ingesting end to end (see bench/ingest_speed.py).
+        A single batch (a query) runs here, on torch's threads.
+        """
+        if len(batches) < 2 or self.workers < 2:
+            return map(self.embed, batches)
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = _one_thread_pool(self.workers)
+        return self._pool.map(self.embed, batches)
+
+
+class FusedBert(BatchedForward):
     """A BERT encoder's forward pass in bf16 on weights packed once for oneDNN, with mean pooling.
 
     The same arithmetic as Hugging Face's bf16 BERT (cosine >= 0.9999), with fewer, larger
@@ -35,10 +83,7 @@ class FusedBert:
             bias = torch.cat([m.bias.detach() for m in linears])
             return torch.ops.mkldnn._reorder_linear_weight(weight, tokens_hint), bias
 
-        self.max_seq_length = max_seq_length
-        self.workers = workers if workers is not None else len(os.sched_getaffinity(0))
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        super().__init__(max_seq_length, workers)
         self.embeddings = bert.embeddings
         self.layers = []
         for layer in bert.encoder.layer:
@@ -52,35 +97,29 @@ class FusedBert:
 
     @staticmethod
     def supports(model: Any) -> bool:
-        """True for a sentence-transformers BERT with mean pooling and exact GELU (e5-small)."""
+        """True for a sentence-transformers BERT with mean pooling and exact GELU (e5-small),
+        where torch has the oneDNN kernels this forward calls."""
         import torch
 
+        return (
+            FusedBert.is_mean_pooled_bert(model)
+            and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+            and torch.backends.mkldnn.is_available()
+        )
+
+    @staticmethod
+    def is_mean_pooled_bert(model: Any) -> bool:
+        """True for a sentence-transformers BERT encoder with mean pooling and exact GELU."""
         modules = list(model)
-        if len(modules) < 2 or not hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+        if len(modules) < 2:
             return False
-        bert = getattr(modules[0], "auto_model", None)
-        config = getattr(bert, "config", None)
+        config = getattr(getattr(modules[0], "auto_model", None), "config", None)
         return (
             getattr(config, "model_type", None) == "bert"
             and getattr(config, "hidden_act", None) == "gelu"
             and getattr(modules[1], "pooling_mode", None) == "mean"
             and not getattr(config, "is_decoder", False)
-            and torch.backends.mkldnn.is_available()
         )
-
-    def token_ids(self, tokenizer: Any, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, cut at ``max_seq_length`` tokens (special tokens included)."""
-        return tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
-
-    def pad(self, tokenizer: Any, ids: list[list[int]]) -> tuple[Any, Any]:
-        """Input ids and attention mask of one batch of ``token_ids`` output.
-
-        Padded to a multiple of ``PAD_MULTIPLE`` tokens: oneDNN builds kernels per input shape, and
-        questions of every length would each pay that on first sight (the mask keeps the vectors
-        the same).
-        """
-        enc = tokenizer.pad({"input_ids": ids}, padding=True, pad_to_multiple_of=PAD_MULTIPLE, return_tensors="pt")
-        return enc["input_ids"], enc["attention_mask"]
 
     def embed(self, inputs: tuple[Any, Any]) -> Any:
         """Mean-pooled, L2-normalized float32 vectors (numpy) of one tokenized batch."""
@@ -88,22 +127,6 @@ class FusedBert:
 
         with torch.inference_mode():
             return torch.nn.functional.normalize(self.forward(*inputs), dim=-1).numpy()
-
-    def map(self, batches: list[tuple[Any, Any]]) -> Any:
-        """``embed`` over tokenized batches, several at once on a pool of one-thread workers.
-
-        On 2 cores, two batches side by side on one thread each beat one batch at a time on two
-        threads: no barrier after each of the ~100 small ops, and the pipeline's own thread
-        (sparse encoding) takes a core without stalling both. Measured on the shared 2-core
-        machine: 1.3x over fused on two threads, ingesting end to end (see bench/ingest_speed.py).
-        A single batch (a query) runs here, on torch's threads.
-        """
-        if len(batches) < 2 or self.workers < 2:
-            return map(self.embed, batches)
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = _one_thread_pool(self.workers)
-        return self._pool.map(self.embed, batches)
 
     def forward(self, input_ids: Any, attention_mask: Any) -> Any:
         """Mean-pooled last hidden states in float32, shape (batch, hidden)."""

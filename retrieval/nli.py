@@ -4,7 +4,7 @@ Two implementations of one protocol, ``judge(premise, hypothesis) -> (label, pro
 
 * :class:`LLMJudge` asks the configured chat model (prompt ``prompts/nli_judge.yaml``);
 * :class:`ClassifierJudge` is a logistic regression trained here on the Japanese NLI pairs in
-  ``eval/datasets/nli`` (JNLI, JSICK, JaNLI) over the embedder's vectors ``(u, v, |u-v|, u*v)``
+  ``retrieval/data/nli`` (JNLI, JSICK, JaNLI) over the embedder's vectors ``(u, v, |u-v|, u*v)``
   plus the contradiction rule features. It is built on first use into
   ``<cache_dir>/nli/<hash of data + code + embedder>/`` (atomically, like the e5 build) and is a
   few dozen kilobytes of numpy arrays: no pickle, no scikit-learn at inference time.
@@ -43,7 +43,7 @@ __all__ = ["NLIJudge", "LLMJudge", "ClassifierJudge", "train_classifier", "class
 
 LABELS = ("entailment", "neutral", "contradiction")
 SEED = 20261121
-DEFAULT_NLI_DIR = Path(__file__).resolve().parents[1] / "eval" / "datasets" / "nli"
+DEFAULT_NLI_DIR = Path(__file__).resolve().parent / "data" / "nli"  # package data: `pip install .` trains too
 _DONE = "report.json"  # written last: its presence marks a complete model folder
 
 
@@ -96,7 +96,7 @@ def parse_judgement(text: str) -> tuple[str, float]:
 
 def _embedder_id(embedder: "Embedder") -> str:
     name = getattr(embedder, "model_name_or_path", type(embedder).__name__)
-    return f"{Path(str(name)).name}|{getattr(embedder, 'precision', '')}|{embedder.dimension}"
+    return f"{Path(str(name)).name}|{getattr(embedder, 'path', '')}|{embedder.dimension}"
 
 
 def embed_texts(embedder: "Embedder", texts: Sequence[str], cache_file: Path | None = None) -> dict[str, np.ndarray]:
@@ -173,7 +173,7 @@ class ClassifierJudge:
 def _load_nli(data_dir: Path) -> dict[str, list[dict]]:
     files = sorted(Path(data_dir).glob("*.jsonl"))
     if not files:
-        raise ModelError(f"{data_dir}: NLI の学習データ（*.jsonl）がありません。eval/datasets/nli を用意してください。")
+        raise ModelError(f"{data_dir}: NLI の学習データ（*.jsonl）がありません。retrieval/data/nli を用意してください。")
     out = {}
     for f in files:
         out[f.stem] = [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -52,7 +52,8 @@ class EmbeddingSettings(BaseModel):
     model: str = DEFAULT_MODEL
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
-    precision: Literal["fp32", "bf16", "int8"] = "bf16"
+    # auto: the fastest path this CPU runs well (retrieval/cpu.py); or force one of the others.
+    precision: Literal["auto", "bf16", "onnx-int8", "int8", "fp32"] = "auto"
     batch_size: int = 16
     max_seq_length: int = 512
     cache_dir: Path = Field(default_factory=_default_cache_dir)

@@ -52,6 +52,7 @@ class Chunk:
     groups: list[str] = field(default_factory=list)
     content_hash: str = ""
     doc_chunks: int = 1
+    embedding_path: str = ""  # the inference path that made ``dense`` (retrieval/cpu.py)
     extra: dict[str, Any] = field(default_factory=dict)
     dense: list[float] | None = None
     sparse: SparseVector | None = None
@@ -80,6 +81,7 @@ class Chunk:
             "groups": list(self.groups),
             "content_hash": self.content_hash,
             "doc_chunks": self.doc_chunks,
+            "embedding_path": self.embedding_path,
         }
         for key, value in self.extra.items():
             base.setdefault(key, value)
@@ -159,6 +161,7 @@ class DocInfo:
     chunks_found: int
     hashes: set[str] = field(default_factory=set)
     source_path: str | None = None
+    embedding_paths: set[str] = field(default_factory=set)  # paths its vectors were made with
 
     @property
     def complete(self) -> bool:

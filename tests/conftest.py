@@ -9,7 +9,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
-SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")

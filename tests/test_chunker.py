@@ -16,7 +16,7 @@ from ingest.document import Document, Section
 from retrieval.errors import ConfigError
 from retrieval.text.normalize import normalize
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(__file__).resolve().parents[1] / "data_samples"  # copies of shared/corpus
 SIZE, OVERLAP, MIN_SIZE = 450, 60, 40
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from retrieval.text.normalize import _nfkc, join_wrapped_lines, normalize, remove_cjk_spaces
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(__file__).resolve().parents[1] / "data_samples"  # copies of shared/corpus
 WHITE_PAPER = CORPUS / "white_paper" / "r05_chapter5_soumu_ict_policy.txt"
 KOKKAI = CORPUS / "kokkai" / "ndl_speech_121313950X00120240730.json"
 

@@ -15,7 +15,7 @@ from retrieval.errors import ConfigError
 from retrieval.text.sparse import SparseEncoder, term_id
 from retrieval.types import SparseVector
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(__file__).resolve().parents[1] / "data_samples"  # copies of shared/corpus
 WHITE_PAPER = CORPUS / "white_paper" / "r05_chapter5_soumu_ict_policy.txt"
 
 

@@ -16,7 +16,7 @@ from retrieval.types import PUBLIC_GROUP, Access, Chunk, DocInfo, Filters, Query
 
 
 # Payload fields read by ``documents()`` (never the text: listings must stay cheap).
-DOC_FIELDS = ("doc_id", "title", "doc_type", "content_hash", "doc_chunks", "source_path")
+DOC_FIELDS = ("doc_id", "title", "doc_type", "content_hash", "doc_chunks", "source_path", "embedding_path")
 
 # Page size for scrolling through payloads.
 SCROLL_PAGE = 1024
@@ -146,6 +146,8 @@ def aggregate_documents(payloads: Iterable[dict[str, Any]]) -> dict[str, DocInfo
             docs[doc_id] = info
         info.chunks_found += 1
         info.hashes.add(p.get("content_hash") or "")
+        if p.get("embedding_path"):
+            info.embedding_paths.add(p["embedding_path"])
     return docs
 
 

@@ -1,5 +1,5 @@
 # gyosei-rag: two commands do all the set-up (see README).
-#   make run   - venv, install, embedded model, index data_samples, Streamlit UI on 127.0.0.1:8501
+#   make run   - venv, install, Streamlit UI on 127.0.0.1:8501 at once; model and data_samples index in the background
 #   make test  - venv with dev extras, Debian packages the tests need, the whole pytest suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -19,7 +19,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/gyosei-rag/wheels
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
-.PHONY: run test install install-dev system-deps index bench clean
+.PHONY: run test test-fast install install-dev system-deps index bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,12 +51,18 @@ index: install
 	$(BIN)/gyosei ingest data_samples --sync
 	$(BIN)/gyosei user demo
 
-run: index
-	$(BIN)/streamlit run app/Home.py --server.address $(HOST) --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false
+# The UI comes up at once; the model build and data_samples' indexing run behind it (progress on
+# every page and in this terminal). A second run finds everything indexed and is up in seconds.
+run: install
+	$(BIN)/gyosei user demo
+	$(BIN)/gyosei serve --host $(HOST) --port $(PORT) --ingest data_samples
 
 test: install-dev system-deps
 	$(BIN)/pytest
+
+# The inner loop: everything but the tests that load the real model or a browser.
+test-fast: install-dev
+	$(BIN)/pytest -m "not slow and not browser"
 
 bench: install-dev
 	$(BIN)/python bench/ingest_speed.py
@@ -76,7 +82,7 @@ eval: install
 	@set -e; start=$$(date +%s); \
 	for s in $(EVAL_SETS); do $(BIN)/gyosei eval retrieval --dataset eval/datasets/$$s --out $(EVAL_OUT); done; \
 	for s in $(EVAL_SETS); do $(BIN)/gyosei eval answers --dataset eval/datasets/$$s --limit $(EVAL_LIMIT) --out $(EVAL_OUT); done; \
-	for f in $(EVAL_NLI); do $(BIN)/gyosei eval nli --dataset eval/datasets/nli/$$f.jsonl --judge classifier --held-out --out $(EVAL_OUT); done; \
+	for f in $(EVAL_NLI); do $(BIN)/gyosei eval nli --dataset retrieval/data/nli/$$f.jsonl --judge classifier --held-out --out $(EVAL_OUT); done; \
 	$(BIN)/gyosei eval nli --dataset altered --judge classifier --out $(EVAL_OUT); \
 	$(BIN)/gyosei eval nli --dataset altered --judge rules --out $(EVAL_OUT); \
 	echo "make eval: $$(( $$(date +%s) - start )) s, reports in $(EVAL_OUT)/"

@@ -1,7 +1,8 @@
 """Streamlit entry point: the sign-in gate, then the pages (質問, 答弁作成, and for administrators
 文書管理, 評価, 利用状況). Nothing but the sign-in form renders before a user is signed in.
 
-Run: ``streamlit run app/Home.py`` (``make run`` does this after indexing data_samples).
+Run: ``gyosei serve --ingest data_samples`` (what ``make run`` does: the UI comes up at once and
+indexes the samples in the background), or ``streamlit run app/Home.py`` on an existing index.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import streamlit as st
 
 from app.ui_auth import require_user, sign_out
 from app.ui_common import settings_or_stop
+from app.ui_startup import startup_banner
 
 st.set_page_config(page_title="行政文書検索 — gyosei-rag", page_icon="📚", layout="wide")
 
@@ -33,4 +35,5 @@ with st.sidebar:
     if st.button("ログアウト", key="logout"):
         sign_out()
 
+startup_banner()  # while `gyosei serve` loads the model and indexes the samples, on every page
 page.run()

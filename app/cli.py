@@ -26,7 +26,7 @@ from app.answer_view import print_answer
 from app.cli_audit import audit_group, audited
 from app.factory import build_answerer, build_embedder, build_index, build_searcher
 from app.progress import RichIngestObserver
-from retrieval.cpu import PATH_LABELS, detect_cpu, index_path_note
+from retrieval.cpu import PATH_LABELS, detect_cpu
 from retrieval.embedder import embedder_path, warm_up
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_query
@@ -247,13 +247,8 @@ def index_stats(clearance: int, groups: str, everything: bool) -> None:
         table.add_row(doc_type, str(n_docs), str(n_chunks))
     table.add_row("[bold]合計[/]", str(len(docs)), str(chunks))
     console.print(table)
-    by_path: dict[str, int] = {}
-    for info in docs.values():
-        for path in info.embedding_paths or {"不明（記録のない旧い索引）"}:
-            by_path[path] = by_path.get(path, 0) + 1
-    made = "、".join(f"{PATH_LABELS.get(p, p)} {n} 文書" for p, n in sorted(by_path.items()))
-    console.print(f"ベクトルの作成方式: {made or 'なし'}。この環境の検索: {PATH_LABELS.get(embedder_path(embedder), embedder_path(embedder))}")
-    note = index_path_note(embedder_path(embedder), set(by_path))
+    line, note = documents.embedding_path_summary(docs, embedder_path(embedder))
+    console.print(escape(line))
     if note:
         console.print(f"[yellow]{escape(note)}[/]")
     incomplete = [d for d in docs.values() if not d.complete]

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 from ingest.pipeline import FileResult, IngestOptions, IngestReport, Ingestor
 from ingest.safety import check_file, sanitize_filename
+from retrieval.cpu import PATH_LABELS, index_path_note
 from retrieval.errors import GyoseiError, ReaderError
 from retrieval.settings import LimitsSettings, Settings
 from retrieval.text.sparse import SparseEncoder
@@ -137,6 +138,26 @@ def index_stats(docs: dict[str, DocInfo]) -> list[tuple[str, int, int]]:
         row[0] += 1
         row[1] += info.chunks_found
     return [(t, n, c) for t, (n, c) in sorted(by_type.items())]
+
+
+UNRECORDED_PATH = "不明（記録のない旧い索引）"
+
+
+def embedding_paths(docs: dict[str, DocInfo]) -> dict[str, int]:
+    """Documents per embedding path their vectors were made with (retrieval/cpu.py)."""
+    counts: dict[str, int] = {}
+    for info in docs.values():
+        for path in info.embedding_paths or {UNRECORDED_PATH}:
+            counts[path] = counts.get(path, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def embedding_path_summary(docs: dict[str, DocInfo], current: str) -> tuple[str, str | None]:
+    """One Japanese line (paths of the index and of this process) and the note if they differ."""
+    counts = embedding_paths(docs)
+    made = "、".join(f"{PATH_LABELS.get(p, p)} {n} 文書" for p, n in counts.items())
+    line = f"ベクトルの作成方式: {made or 'なし'}。この環境の検索: {PATH_LABELS.get(current, current)}"
+    return line, index_path_note(current, set(counts) - {UNRECORDED_PATH})
 
 
 def document_passages(res: Any, doc_id: str, access: Access, limit: int = 40) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import streamlit as st
 from app import resources
 from app.conversation import Contextualized, Turn, contextualize
 from app.feedback import RATING_LABELS, RATING_VALUES, record_feedback
+from app.ui_startup import partial_index_notice, wait_until_searchable
 from app.ui_common import DOC_TYPE_LABELS, FLAG_LABELS, HOUSES, MODE_LABELS, current_user, settings_or_stop, shared, show_error, source_card
 from retrieval.answer_types import Answer
 from retrieval.query_limits import check_query
@@ -24,6 +25,7 @@ user = current_user()
 settings = settings_or_stop()
 st.title("行政文書・国会答弁 検索")
 st.caption("質問を入力すると、出典番号付きの回答と、その根拠箇所（文書名・条・ページ・日付・発言者）を表示します。")
+wait_until_searchable()
 
 with st.sidebar:
     st.header("絞り込み")
@@ -140,6 +142,9 @@ def ask(question: str) -> None:
             }) as event:
                 answer = res.answerer.answer(ctx.searched, user.access, filters, mode, on_delta=on_delta)
                 event.note_answer(answer)
+            notice = partial_index_notice()
+            if notice:
+                answer.notes.append(notice)
         except Exception as exc:  # noqa: BLE001 - a short Japanese message, details in the log
             placeholder.empty()
             show_error(exc)

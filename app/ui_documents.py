@@ -11,6 +11,7 @@ import streamlit as st
 from app import resources
 from app.documents import (
     CallbackObserver,
+    embedding_path_summary,
     delete_document,
     document_passages,
     document_rows,
@@ -20,8 +21,10 @@ from app.documents import (
     save_upload,
     uploads_dir,
 )
+from app.ui_startup import wait_until_searchable
 from app.ui_common import DOC_TYPE_LABELS, current_user, require_admin, settings_or_stop, shared, show_error
 from ingest.pipeline import IngestOptions
+from retrieval.embedder import embedder_path
 from retrieval.errors import GyoseiError
 from retrieval.types import PUBLIC_GROUP
 
@@ -30,6 +33,7 @@ PAGE = "文書管理"
 user = current_user()
 require_admin(user)
 settings = settings_or_stop()
+wait_until_searchable()
 res = shared(settings)
 audit = resources.audit_log(settings)
 st.title("文書管理")
@@ -141,6 +145,10 @@ with tab_stats:
     if stats:
         st.dataframe(pd.DataFrame([{"文書種別": DOC_TYPE_LABELS.get(t, t), "文書数": n, "チャンク数": c} for t, n, c in stats]),
                      hide_index=True)
+    path_line, path_note = embedding_path_summary(docs_all, embedder_path(res.embedder))
+    st.caption(path_line)
+    if path_note:
+        st.info(path_note)
     incomplete = [d for d in docs_all.values() if not d.complete]
     if incomplete:
         st.warning(f"未完了の文書が {len(incomplete)} 件あります。元のファイルをもう一度取り込んでください。")

@@ -16,6 +16,7 @@ from app.draft_service import kept_choices, make_draft
 from app.feedback import RATING_VALUES, record_feedback
 from app.question_file import read_question_upload
 from app.ui_common import current_user, settings_or_stop, shared, show_error, source_card
+from app.ui_startup import partial_index_notice, wait_until_searchable
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_draft_question
 
@@ -28,6 +29,8 @@ settings = settings_or_stop()
 st.title("答弁作成")
 st.caption("質問を貼り付けるかファイルを選ぶと、論点ごとに過去の答弁と根拠資料を探し、出典付きの答弁案を作ります。")
 
+
+wait_until_searchable()
 
 with st.form("draft_input"):
     question = st.text_area("質問（質問主意書・委員会での質問）", height=180, placeholder="例: デジタル行政の推進について、政府の見解を問う。…")
@@ -45,6 +48,9 @@ def run_draft(text: str, kept: dict[str, bool] | None = None) -> None:
                 draft = make_draft(res.drafter(), res.followups(), text, user.access, kept=kept, on_progress=status.write)
                 event.doc_ids = [s.doc_id for s in draft.sources]
                 event.parameters.update(points=len(draft.points), method=draft.method)
+            notice = partial_index_notice()
+            if notice:
+                draft.warnings.append(notice)
             status.update(label=f"答弁案を作成しました（論点 {len(draft.points)} 件、{draft.timings.get('total', 0):.1f} 秒）",
                           state="complete", expanded=False)
     except Exception as exc:  # noqa: BLE001 - short Japanese message, details in the log

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from retrieval.index import open_index
 from retrieval.settings import Settings
 from retrieval.text.sparse import SparseEncoder
 
+from .browser_testing import ask as _ask, chromium, free_port as _free_port, sign_in, wait as _wait
 from .conftest import ROOT, SAMPLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -38,12 +38,6 @@ DRAFT_QUESTION = (
     "行政手続法について伺います。申請に対する処分について、行政庁は標準処理期間を定めるよう努めることとされていますが、"
     "その趣旨について政府の見解を伺います。"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -86,37 +80,8 @@ def app_url(tmp_path_factory, model_cache_dir, real_embedder):
 
 @pytest.fixture(scope="module")
 def browser(app_url):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    downloads = ARTIFACTS / "downloads"
-    shutil.rmtree(downloads, ignore_errors=True)
-    downloads.mkdir()
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    profile = ARTIFACTS / "profile"
-    shutil.rmtree(profile, ignore_errors=True)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1400,1000", "--lang=ja"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def _wait(driver, condition, timeout=180):
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # Streamlit re-renders while we poll: an element found a moment ago may be gone; look again.
-    return WebDriverWait(driver, timeout, poll_frequency=0.05,
-                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+    with chromium(ARTIFACTS) as driver:
+        yield driver
 
 
 def _xpath_text(text: str) -> str:
@@ -126,33 +91,16 @@ def _xpath_text(text: str) -> str:
 def _sign_in(driver, url: str) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.get(url)
-    user = _wait(driver, lambda d: d.find_element(By.XPATH, "//input[@aria-label='利用者名']"))
-    driver.save_screenshot(str(ARTIFACTS / "01-sign-in.png"))
-    assert "質問" not in [e.text for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSidebarNav'] a")]
-    user.send_keys("e2e")
-    driver.find_element(By.XPATH, "//input[@aria-label='パスワード']").send_keys(PASSWORD)
-    driver.find_element(By.XPATH, "//button[.//p[text()='ログイン']]").click()
+    sign_in(driver, url, "e2e", PASSWORD,
+            before_submit=lambda d: (d.save_screenshot(str(ARTIFACTS / "01-sign-in.png")),
+                                     _assert_no_pages_before_sign_in(d)))  # fmt: skip
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"))
 
 
-def _ask(driver, question: str) -> float:
-    """Submit ``question``; seconds until the new answer's first text with a citation is visible."""
+def _assert_no_pages_before_sign_in(driver) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
-    before = len(driver.find_elements(By.CSS_SELECTOR, "[data-testid='stChatMessage']"))
-    box = driver.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']")
-    box.send_keys(question)
-    started = time.perf_counter()
-    box.send_keys(Keys.ENTER)
-
-    def answered(d):
-        messages = d.find_elements(By.CSS_SELECTOR, "[data-testid='stChatMessage']")
-        return len(messages) >= before + 2 and "[1]" in messages[-1].text
-
-    _wait(driver, answered)
-    return time.perf_counter() - started
+    assert "質問" not in [e.text for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSidebarNav'] a")]
 
 
 def test_sign_in_ask_and_draft_in_a_real_browser(app_url, browser):

@@ -48,6 +48,11 @@ def test_ingest_search_stats_delete(env):
     # One law and one Markdown file with no folder defaults (type "other"), both counted.
     assert "law" in stats.output and "other" in stats.output
     assert re.search(r"合計\S*\s*│\s*2\s*│", stats.output), stats.output
+    # Both documents were embedded by the path this CPU takes, and stats says which.
+    from retrieval.cpu import PATH_LABELS, auto_paths, detect_cpu, onnx_runtime_available
+
+    label = PATH_LABELS[auto_paths(detect_cpu(), onnx_runtime_available())[0]]
+    assert f"ベクトルの作成方式: {label} 2 文書。この環境の検索: {label}" in " ".join(stats.output.split()), stats.output
 
     gone = runner.invoke(main, ["index", "delete", "499_appendix_FAQ.md"])
     assert gone.exit_code == 0 and "削除しました" in gone.output
@@ -87,3 +92,28 @@ def test_setup_prepares_the_model_and_the_nli_classifier(env, model_cache_dir, m
     with_llm = CliRunner().invoke(main, ["setup"])
     assert with_llm.exit_code == 0, with_llm.output
     assert "埋め込みモデルの準備ができました" in with_llm.output and "NLI" not in with_llm.output
+
+
+def test_setup_prints_the_cpu_the_chosen_path_and_a_measured_speed(env):
+    from retrieval.cpu import PATH_LABELS, auto_paths, detect_cpu, onnx_runtime_available
+
+    result = CliRunner().invoke(main, ["setup"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert f"CPU: {detect_cpu().summary()}" in out
+    label = PATH_LABELS[auto_paths(detect_cpu(), onnx_runtime_available())[0]]
+    assert re.search(rf"方式 {re.escape(label)}: 約 \d+\.\d チャンク/秒、質問 1 件 \d+ ミリ秒", out), out
+    assert "NLI 分類器の準備ができました" in out
+
+
+def test_forcing_a_path_this_cpu_cannot_run_is_a_japanese_error_not_a_traceback(env, monkeypatch):
+    from retrieval.cpu import detect_cpu
+
+    forced = "fp32" if detect_cpu().torch_bf16 else "bf16"
+    if forced == "fp32":  # a bf16 machine runs everything: force the ONNX path without onnxruntime
+        monkeypatch.setattr("retrieval.embedder.onnx_runtime_available", lambda: False)
+        forced = "onnx-int8"
+    monkeypatch.setenv("GYOSEI_EMBEDDING__PRECISION", forced)
+    result = CliRunner().invoke(main, ["search", "行政手続法の目的"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "GYOSEI_EMBEDDING__PRECISION" in " ".join(result.output.split())

@@ -20,7 +20,7 @@ import click
 from rich.table import Table
 
 from app import documents
-from app.cli_common import console, err_console, fail, load_settings, parse_access
+from app.cli_common import console, err_console, fail, load_settings, parse_access, plain
 from app.answer_view import print_answer
 from app.cli_audit import audit_group, audited
 from app.factory import build_answerer, build_embedder, build_index, build_searcher
@@ -66,7 +66,9 @@ def setup() -> None:
 @click.option("--confidentiality", type=click.IntRange(1, 3), help="機密性レベル（1〜3）")
 @click.option("--groups", help="閲覧できるグループ（カンマ区切り）")
 @click.option("--sync", is_flag=True, help="ディスクから消えた文書を索引からも削除します")
-def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int | None, groups: str | None, sync: bool) -> None:
+@click.option("--replace", is_flag=True, help="別のファイルから登録済みの同じ文書IDの文書を置き換えます（監査ログに記録）")
+def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int | None, groups: str | None, sync: bool,
+           replace: bool) -> None:
     """ファイルやフォルダを索引に取り込みます。"""
     from ingest.pipeline import IngestOptions, Ingestor
     from retrieval.text.sparse import SparseEncoder
@@ -77,6 +79,7 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
         confidentiality=confidentiality,
         groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
         sync=sync,
+        replace=replace,
     )
     try:
         embedder = build_embedder(settings)
@@ -85,14 +88,16 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
         fail(exc)
     try:
         with audited(settings, "ingest", {"paths": [str(p) for p in paths], "doc_type": doc_type,
-                                          "confidentiality": confidentiality, "groups": options.groups, "sync": sync}) as event:
+                                          "confidentiality": confidentiality, "groups": options.groups, "sync": sync,
+                                          "replace": replace}) as event:
             with RichIngestObserver(console) as observer:
                 ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security, settings.data_dir, observer,
                                     limits=settings.limits)
                 report = ingestor.ingest(list(paths), options)
             event.doc_ids = list(report.removed)  # documents deleted by --sync
             event.parameters.update(indexed=[f.path for f in report.files if f.status == "indexed"],
-                                    failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks)
+                                    failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks,
+                                    replaced=report.replaced)
             event.outcome = "error" if report.nothing_indexed else "ok"
     except GyoseiError as exc:
         fail(exc)
@@ -111,13 +116,15 @@ def _print_report(report) -> None:
         table.add_column("文書", justify="right")
         table.add_column("チャンク", justify="right")
         for f in indexed:
-            table.add_row(f.path, str(f.documents), str(f.chunks))
+            table.add_row(plain(f.path), str(f.documents), str(f.chunks))
         console.print(table)
     problems = [reason for f in report.files for reason in f.reasons]
     if problems:
         console.print("[bold red]読み込めなかったもの:[/]")
         for reason in problems:
-            console.print(f"  - {reason}", soft_wrap=True, markup=False, highlight=False)
+            console.print(f"  - {plain(reason)}", soft_wrap=True, highlight=False)
+    if report.replaced:
+        console.print(f"置き換えた文書（別のファイルから登録済みだったもの）: {plain('、'.join(report.replaced))}", soft_wrap=True)
     rate = report.chunks / report.seconds if report.seconds else 0.0
     console.print(
         f"登録 {report.indexed} ファイル（{report.documents} 文書、{report.chunks} チャンク）、"

@@ -2,13 +2,16 @@
 index (one writer at a time), list/search/open/delete documents, index statistics.
 
 Uploads are saved under ``<index folder's parent>/uploads`` (``var/uploads`` by default) with a
-sanitized name, so their document ids read ``uploads/<name>`` and never collide with the
-ingested folders' ids.
+sanitized name, so their document ids read ``uploads/<name>``, and the records inside an upload
+``uploads/<id>`` (``uploads/records:1``): never an ingested folder's id. An upload that would
+write over an existing document (an earlier upload of the same name) is refused unless the
+uploader may read that document and confirmed the replacement (``IngestOptions.replace``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +85,11 @@ class CallbackObserver:
 
 
 def ingest_files(res: Any, paths: list[Path], options: IngestOptions, observer: Any = None) -> IngestReport:
-    """Ingest ``paths`` (saved uploads) into the shared index ``res.index`` under its write lock."""
+    """Ingest ``paths`` (saved uploads) into the shared index ``res.index`` under its write lock,
+    their ids scoped under ``uploads/``. Set ``options.writer`` to the uploader's access: nothing
+    they may not read is written over."""
     s = res.settings
+    options = dataclasses.replace(options, id_scope=f"{UPLOADS}/")
     with writing(res.write_lock):
         ingestor = Ingestor(res.index, res.embedder, SparseEncoder(), s.chunk, s.security, uploads_dir(s).parent, observer,
                             limits=s.limits)

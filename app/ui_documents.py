@@ -48,6 +48,7 @@ with tab_upload:
         groups = cols[1].multiselect("閲覧できるグループ", group_choices, default=settings.security.default_groups,
                                      help="all は全員が閲覧できます。")
         doc_type = cols[2].selectbox("文書種別", ["", *DOC_TYPE_LABELS], format_func=lambda t: DOC_TYPE_LABELS.get(t, "自動判定"))
+        replace = st.checkbox("既存の文書を置き換える", help="同じ文書IDの文書が登録済みのとき、閲覧できる文書に限り置き換えます（監査ログに記録）。")
         submitted = st.form_submit_button("取り込む", type="primary")
     if submitted:
         if not files:
@@ -74,14 +75,17 @@ with tab_upload:
                     icon = {"indexed": "✅", "skipped": "➖"}.get(result.status, "❌")
                     status.write(f"{icon} {file_message(result)}")
 
-                options = IngestOptions(doc_type=doc_type or None, confidentiality=level, groups=groups)
+                options = IngestOptions(doc_type=doc_type or None, confidentiality=level, groups=groups,
+                                        writer=user.access, replace=replace)
                 try:
                     with audit.track(user.name, "upload", {"page": PAGE, "files": [p.name for p in saved], "confidentiality": level,
                                                            "groups": groups, "doc_type": doc_type or None,
-                                                           "refused": problems}) as event:
+                                                           "refused": problems, "replace": replace}) as event:
                         report = ingest_files(res, saved, options, CallbackObserver(lambda n: None, on_file))
                         event.parameters.update(indexed=[f.path for f in report.files if f.status == "indexed"],
-                                                failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks)
+                                                failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks,
+                                                replaced=report.replaced)
+                        event.doc_ids = report.replaced
                         event.outcome = "error" if report.nothing_indexed else "ok"
                 except Exception as exc:  # noqa: BLE001 - shown short, logged in full
                     status.update(label="取り込みに失敗しました", state="error")

@@ -37,7 +37,7 @@ from retrieval.errors import GyoseiError, ReaderError
 from retrieval.index.base import Index
 from retrieval.settings import ChunkSettings, LimitsSettings, SecuritySettings
 from retrieval.text.sparse import SparseEncoder
-from retrieval.types import DOC_TYPES, Chunk, DocInfo
+from retrieval.types import DOC_TYPES, Access, Chunk, DocInfo
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class FileResult:
     chunks: int = 0
     skipped_documents: int = 0
     reasons: list[str] = field(default_factory=list)
+    # Existing documents this file replaced although another file wrote them (confirmed replacements).
+    replaced: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +84,11 @@ class IngestReport:
     @property
     def chunks(self) -> int:
         return sum(f.chunks for f in self.files)
+
+    @property
+    def replaced(self) -> list[str]:
+        """Documents written over although they came from another file (for the audit log)."""
+        return [doc_id for f in self.files for doc_id in f.replaced]
 
     @property
     def documents(self) -> int:
@@ -122,6 +129,14 @@ class IngestOptions:
     confidentiality: int | None = None
     groups: list[str] | None = None
     sync: bool = False
+    # Who is writing (an upload through 文書管理); None: the operator at the command line.
+    # A writer may replace an existing document only if it may read it, and only with ``replace``.
+    writer: Access | None = None
+    # Replace documents that another file wrote (a confirmed replacement).
+    replace: bool = False
+    # Prefix for the ids of documents that a file names itself (records, speeches), so that an
+    # upload's ``records:1`` becomes ``uploads/records:1`` and never meets an ingested folder's.
+    id_scope: str = ""
 
 
 class Ingestor:
@@ -154,6 +169,7 @@ class Ingestor:
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight: tuple[list[Chunk], Future[list[list[float]]]] | None = None
         self._existing: dict[str, DocInfo] = {}
+        self._readable: set[str] = set()
         self._cleared: set[str] = set()
 
     # -- public ---------------------------------------------------------------------------
@@ -165,6 +181,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         self._existing = self.index.documents()
+        self._readable = set(self.index.documents(options.writer)) if options.writer is not None else set(self._existing)
         self._cleared = set()
         items = list(discover(list(paths), self.data_dir))
         self.observer.files_found(len(items))
@@ -206,6 +223,8 @@ class Ingestor:
         try:
             for doc in read_path(item.path, item.doc_id, on_problem=result.reasons.append, limits=self.limits):
                 doc.source_path = item.doc_id  # the stable id of the file it came from
+                if options.id_scope and not doc.doc_id.startswith(options.id_scope):
+                    doc.doc_id = options.id_scope + doc.doc_id
                 try:
                     self._apply_defaults(doc, item, options)
                 except ReaderError as exc:
@@ -215,7 +234,7 @@ class Ingestor:
                     result.reasons.append(f"{item.path}: ID {doc.doc_id} の文書が重複しているため、後の方を読み飛ばしました")
                     continue
                 seen_docs.add(doc.doc_id)
-                written = self._ingest_document(doc)
+                written = self._ingest_document(doc, options, result)
                 if written is None:
                     result.skipped_documents += 1
                 else:
@@ -252,19 +271,48 @@ class Ingestor:
         doc.metadata["groups"] = sorted({str(g) for g in groups})
 
     # -- one document ---------------------------------------------------------------------
-    def _ingest_document(self, doc: Document) -> int | None:
-        """Write ``doc`` unless unchanged; return chunks written, or None when skipped."""
+    def _ingest_document(self, doc: Document, options: IngestOptions, result: FileResult) -> int | None:
+        """Write ``doc`` unless unchanged; return chunks written, or None when skipped.
+        ReaderError when it would replace a document its writer may not replace."""
         content_hash, total = self._fingerprint(doc)
         if total == 0:
             raise ReaderError(doc.source_path or doc.doc_id, f"本文がありません（{doc.title or doc.doc_id}）")
+        if total > self.limits.max_chunks_per_document:
+            raise ReaderError(doc.source_path or doc.doc_id,
+                              f"文書 {doc.doc_id} が大きすぎます（{total} チャンク。上限 {self.limits.max_chunks_per_document}）")
         existing = self._existing.get(doc.doc_id)
         if existing is not None and existing.complete and existing.content_hash == content_hash and existing.doc_chunks == total:
+            return None
+        if existing is not None and self._replacement_refused(doc, existing, options, result):
             return None
         for chunk in self._chunks(doc, content_hash, total):
             self._pending.append(chunk)
             if len(self._pending) >= self.batch_size:
                 self._flush()
         return total
+
+    def _replacement_refused(self, doc: Document, existing: DocInfo, options: IngestOptions, result: FileResult) -> bool:
+        """Whether writing ``doc`` over ``existing`` is refused (the reason goes to ``result``).
+
+        A document belongs to the file that wrote it: another file may replace it only when
+        confirmed (``replace``), and an upload (``writer``) only when that user may read it,
+        so nobody overwrites what they cannot see. An upload replacing its own file's earlier
+        version needs the confirmation too: the page asks before anything is written over.
+        """
+        other_source = (existing.source_path or "") != (doc.source_path or "")
+        if options.writer is None and not other_source:
+            return False  # the operator re-ingesting a changed file: the normal update
+        if doc.doc_id not in self._readable:
+            result.reasons.append(f"{doc.source_path}: 文書ID {doc.doc_id} は既に別の文書が使っているため登録できません"
+                                  "（その文書を閲覧する権限がありません）。ファイル名か記録の id を変えてください")
+            return True
+        if not options.replace:
+            where = f"（{existing.source_path} から登録済み）" if other_source and existing.source_path else ""
+            result.reasons.append(f"{doc.source_path}: 文書ID {doc.doc_id} は登録済みです{where}。"
+                                  "置き換える場合は「既存の文書を置き換える」を確認して、もう一度取り込んでください")
+            return True
+        result.replaced.append(doc.doc_id)
+        return False
 
     def _fingerprint(self, doc: Document) -> tuple[str, int]:
         """Content hash over metadata and normalized text, and the number of chunks (pass 1)."""

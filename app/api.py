@@ -6,6 +6,7 @@ token it gets back (passwords are scrypt-hashed: verifying one per request would
 the answer)::
 
     POST /api/login   {"user": "tanaka", "password": "..."}          -> {"token": "...", "expires_in": 28800}
+    POST /api/logout  (Authorization: Bearer <token>)                 -> {"status": "signed_out"}
     POST /api/ask     {"question": "...", "filters": {...}, "mode": "hybrid"}   (Authorization: Bearer <token>)
     POST /api/search  {"question": "...", "k": 10, "filters": {...}, "mode": "hybrid"}
     GET  /api/health
@@ -79,6 +80,8 @@ class GyoseiApi:
             raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "このメソッドは使えません。POST で送ってください。")
         if path == "/api/login":
             return self.login(str(body.get("user", "")), str(body.get("password", "")))
+        if path == "/api/logout":
+            return self.logout(token)
         routes = {"/api/ask": self.ask, "/api/search": self.search}
         if path not in routes:
             raise ApiError(HTTPStatus.NOT_FOUND, f"{path} というAPIはありません。")
@@ -98,7 +101,18 @@ class GyoseiApi:
             self._sessions[token] = Session(attempt.user, self.clock() + self.token_ttl_s)
         return {"token": token, "expires_in": int(self.token_ttl_s)}
 
+    def logout(self, token: str | None) -> dict[str, Any]:
+        """End the token's session at once (401 when there is none)."""
+        user = self.user_for(token)
+        with self._lock:
+            self._sessions.pop(token or "", None)
+        if self.audit is not None:
+            self.audit.record(user.name, "sign_out", {"via": "api"})
+        return {"status": "signed_out"}
+
     def user_for(self, token: str | None) -> User:
+        """The token's user as the users file holds them now; 401 when the token is unknown,
+        expired, or its user was removed or changed (password, clearance, groups, roles)."""
         with self._lock:
             session = self._sessions.get(token or "")
             if session is not None and session.expires < self.clock():
@@ -106,7 +120,12 @@ class GyoseiApi:
                 session = None
         if session is None:
             raise ApiError(HTTPStatus.UNAUTHORIZED, "サインインが必要です（/api/login で得たトークンを Authorization: Bearer で送ってください）。")
-        return session.user
+        fresh = self.users.current(session.user)
+        if fresh is None:
+            with self._lock:
+                self._sessions.pop(token or "", None)
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "利用者の登録内容が変更されたため、このトークンは無効になりました。/api/login でサインインし直してください。")
+        return fresh
 
     # -- work -----------------------------------------------------------------------------
     def ask(self, user: User, body: dict[str, Any]) -> dict[str, Any]:

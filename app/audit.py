@@ -169,7 +169,7 @@ class AuditLog:
             self.seal.create_key()  # a new log (or one from before keys): start the keyed chain
 
     def _keyed_rows(self) -> bool:
-        return bool(self._db.read(f"SELECT 1 FROM audit_events WHERE hash LIKE '{KEYED_PREFIX}%' LIMIT 1", []))
+        return bool(self._db.read("SELECT 1 FROM audit_events WHERE hash LIKE ? LIMIT 1", [KEYED_PREFIX + "%"]))
 
     # -- writing ------------------------------------------------------------------------------
 

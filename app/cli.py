@@ -128,7 +128,9 @@ def _print_report(report) -> None:
     rate = report.chunks / report.seconds if report.seconds else 0.0
     console.print(
         f"登録 {report.indexed} ファイル（{report.documents} 文書、{report.chunks} チャンク）、"
-        f"変更なし {report.skipped}、失敗 {report.failed}、削除 {len(report.removed)} 文書 "
+        f"変更なし {report.skipped}、失敗 {report.failed}"
+        + (f"（ほかに読めなかった記録 {report.failed_documents} 件）" if report.failed_documents else "")
+        + f"、削除 {len(report.removed)} 文書 "
         f"— {report.seconds:.1f} 秒（{rate:.1f} チャンク/秒）",
         soft_wrap=True,
     )

@@ -99,12 +99,13 @@ def ingest_files(res: Any, paths: list[Path], options: IngestOptions, observer: 
 def file_message(result: FileResult) -> str:
     """One line about one file, in Japanese."""
     name = Path(result.path).name
+    reasons = "；".join(r.replace(result.path, name) for r in result.reasons)
     if result.status == "indexed":
-        return f"{name}: {STATUS_LABELS['indexed']}（{result.documents} 文書、{result.chunks} チャンク）"
+        line = f"{name}: {STATUS_LABELS['indexed']}（{result.documents} 文書、{result.chunks} チャンク）"
+        return line + (f" — 読めなかった記録 {result.failed_documents} 件: {reasons}" if result.failed_documents else "")
     if result.status == "skipped":
         return f"{name}: {STATUS_LABELS['skipped']}"
-    reasons = "；".join(r.replace(result.path, name) for r in result.reasons) or "読み込めませんでした"
-    return f"{name}: {STATUS_LABELS['failed']} — {reasons}"
+    return f"{name}: {STATUS_LABELS['failed']} — {reasons or '読み込めませんでした'}"
 
 
 @dataclass

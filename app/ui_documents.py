@@ -92,7 +92,9 @@ with tab_upload:
                     show_error(exc)
                 else:
                     state = "error" if report.nothing_indexed else "complete"
-                    status.update(label=f"取り込み完了: 登録 {report.indexed}、変更なし {report.skipped}、失敗 {report.failed}（{report.seconds:.1f} 秒）",
+                    partial = f"（ほかに読めなかった記録 {report.failed_documents} 件）" if report.failed_documents else ""
+                    status.update(label=f"取り込み完了: 登録 {report.indexed}、変更なし {report.skipped}、失敗 {report.failed}{partial}"
+                                        f"（{report.seconds:.1f} 秒）",
                                   state=state, expanded=True)
 
 with tab_list:

@@ -54,6 +54,8 @@ class FileResult:
     chunks: int = 0
     skipped_documents: int = 0
     reasons: list[str] = field(default_factory=list)
+    # Records or documents of this file that could not be indexed (each has a reason).
+    failed_documents: int = 0
     # Existing documents this file replaced although another file wrote them (confirmed replacements).
     replaced: list[str] = field(default_factory=list)
 
@@ -84,6 +86,11 @@ class IngestReport:
     @property
     def chunks(self) -> int:
         return sum(f.chunks for f in self.files)
+
+    @property
+    def failed_documents(self) -> int:
+        """Records or documents refused inside files that were otherwise indexed (or skipped)."""
+        return sum(f.failed_documents for f in self.files if f.status != "failed")
 
     @property
     def replaced(self) -> list[str]:
@@ -220,21 +227,30 @@ class Ingestor:
     # -- one file -------------------------------------------------------------------------
     def _ingest_file(self, item: Candidate, options: IngestOptions, seen_docs: set[str]) -> FileResult:
         result = FileResult(str(item.path), "skipped")
+
+        def failed(reason: str) -> None:  # one record or document of the file, not the file
+            result.reasons.append(reason)
+            result.failed_documents += 1
+
         try:
-            for doc in read_path(item.path, item.doc_id, on_problem=result.reasons.append, limits=self.limits):
+            for doc in read_path(item.path, item.doc_id, on_problem=failed, limits=self.limits):
                 doc.source_path = item.doc_id  # the stable id of the file it came from
                 if options.id_scope and not doc.doc_id.startswith(options.id_scope):
                     doc.doc_id = options.id_scope + doc.doc_id
+                if doc.doc_id in seen_docs:
+                    failed(f"{item.path}: ID {doc.doc_id} の文書が重複しているため、後の方を読み飛ばしました")
+                    continue
                 try:
                     self._apply_defaults(doc, item, options)
+                    written = self._ingest_document(doc, options, result)
                 except ReaderError as exc:
-                    result.reasons.append(str(exc))
+                    failed(str(exc))
                     continue
-                if doc.doc_id in seen_docs:
-                    result.reasons.append(f"{item.path}: ID {doc.doc_id} の文書が重複しているため、後の方を読み飛ばしました")
+                except Exception as exc:  # one bad document must not drop the ones after it
+                    log.exception("unexpected error while indexing %s from %s", doc.doc_id, item.path)
+                    failed(f"{item.path}: 文書 {doc.doc_id} を登録できませんでした（{type(exc).__name__}）")
                     continue
                 seen_docs.add(doc.doc_id)
-                written = self._ingest_document(doc, options, result)
                 if written is None:
                     result.skipped_documents += 1
                 else:
@@ -268,6 +284,9 @@ class Ingestor:
             )
         doc.metadata["confidentiality"] = level
         groups = options.groups or defaults.get("groups") or doc.metadata.get("groups") or self.security.default_groups
+        if isinstance(groups, str) or not isinstance(groups, (list, tuple, set)):
+            # A record's "groups": "secret" must not become the groups s, e, c, r, t.
+            raise ReaderError(item.path, f"groups は文字列のリストで指定してください（{groups!r}）: {doc.title or doc.doc_id}")
         doc.metadata["groups"] = sorted({str(g) for g in groups})
 
     # -- one document ---------------------------------------------------------------------
@@ -283,16 +302,17 @@ class Ingestor:
         existing = self._existing.get(doc.doc_id)
         if existing is not None and existing.complete and existing.content_hash == content_hash and existing.doc_chunks == total:
             return None
-        if existing is not None and self._replacement_refused(doc, existing, options, result):
-            return None
+        if existing is not None:
+            self._check_replacement(doc, existing, options, result)
         for chunk in self._chunks(doc, content_hash, total):
             self._pending.append(chunk)
             if len(self._pending) >= self.batch_size:
                 self._flush()
         return total
 
-    def _replacement_refused(self, doc: Document, existing: DocInfo, options: IngestOptions, result: FileResult) -> bool:
-        """Whether writing ``doc`` over ``existing`` is refused (the reason goes to ``result``).
+    def _check_replacement(self, doc: Document, existing: DocInfo, options: IngestOptions, result: FileResult) -> None:
+        """ReaderError when writing ``doc`` over ``existing`` is refused; a confirmed
+        replacement is noted in ``result.replaced``.
 
         A document belongs to the file that wrote it: another file may replace it only when
         confirmed (``replace``), and an upload (``writer``) only when that user may read it,
@@ -301,18 +321,15 @@ class Ingestor:
         """
         other_source = (existing.source_path or "") != (doc.source_path or "")
         if options.writer is None and not other_source:
-            return False  # the operator re-ingesting a changed file: the normal update
+            return  # the operator re-ingesting a changed file: the normal update
         if doc.doc_id not in self._readable:
-            result.reasons.append(f"{doc.source_path}: 文書ID {doc.doc_id} は既に別の文書が使っているため登録できません"
-                                  "（その文書を閲覧する権限がありません）。ファイル名か記録の id を変えてください")
-            return True
+            raise ReaderError(doc.source_path or doc.doc_id, f"文書ID {doc.doc_id} は既に別の文書が使っているため登録できません"
+                                                            "（その文書を閲覧する権限がありません）。ファイル名か記録の id を変えてください")
         if not options.replace:
             where = f"（{existing.source_path} から登録済み）" if other_source and existing.source_path else ""
-            result.reasons.append(f"{doc.source_path}: 文書ID {doc.doc_id} は登録済みです{where}。"
-                                  "置き換える場合は「既存の文書を置き換える」を確認して、もう一度取り込んでください")
-            return True
+            raise ReaderError(doc.source_path or doc.doc_id, f"文書ID {doc.doc_id} は登録済みです{where}。"
+                                                            "置き換える場合は「既存の文書を置き換える」を確認して、もう一度取り込んでください")
         result.replaced.append(doc.doc_id)
-        return False
 
     def _fingerprint(self, doc: Document) -> tuple[str, int]:
         """Content hash over metadata and normalized text, and the number of chunks (pass 1)."""

@@ -8,7 +8,7 @@ the answer)::
     POST /api/login   {"user": "tanaka", "password": "..."}          -> {"token": "...", "expires_in": 28800}
     POST /api/logout  (Authorization: Bearer <token>)                 -> {"status": "signed_out"}
     POST /api/ask     {"question": "...", "filters": {...}, "mode": "hybrid"}   (Authorization: Bearer <token>)
-    POST /api/search  {"question": "...", "k": 10, "filters": {...}, "mode": "hybrid"}
+    POST /api/search  {"question": "...", "k": 10, "filters": {...}, "mode": "hybrid"}  -> {"hits": [{"rank": 1, ...}]}
     GET  /api/health
 
 Errors come back as ``{"error": "<Japanese message>"}`` with a 4xx/5xx status; details go to the
@@ -157,9 +157,10 @@ class GyoseiApi:
         params = {"command": "api.search", "question": question, "mode": mode.value, "k": k, "filters": asdict(filters)}
         hits = self._audited(user, params, lambda: self.answerer.searcher.search(question, user.access, filters, mode, k),
                              lambda event, hs: setattr(event, "doc_ids", [str(h.payload.get("doc_id", "")) for h in hs]))
-        return {"hits": [{"score": h.score, "doc_id": h.payload.get("doc_id"), "title": h.payload.get("title"),
+        # Ranks, not scores: a sparse score carries IDF counted over every chunk, hidden ones included.
+        return {"hits": [{"rank": rank, "doc_id": h.payload.get("doc_id"), "title": h.payload.get("title"),
                           "section": h.payload.get("section"), "date": h.payload.get("date"),
-                          "url": h.payload.get("source_url"), "text": h.text} for h in hits]}
+                          "url": h.payload.get("source_url"), "text": h.text} for rank, h in enumerate(hits, 1)]}
 
     def _question(self, body: dict[str, Any]) -> str:
         question = body.get("question")

@@ -169,8 +169,9 @@ def search(question: str, k: int, mode: str, doc_types: tuple[str, ...], date_fr
     from retrieval.citation import describe_source
 
     for n, hit in enumerate(hits, 1):
-        console.print(f"[bold][{n}][/] {describe_source(hit.payload)}  [dim](score {hit.score:.3f})[/]")
-        console.print(f"    {hit.text[:240]}")
+        # The rank [n] only: a raw sparse score would carry IDF counted over hidden chunks too.
+        console.print(f"[bold][{n}][/] {plain(describe_source(hit.payload))}")
+        console.print(f"    {plain(hit.text[:240])}", highlight=False)
 
 
 @main.command()

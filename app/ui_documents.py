@@ -3,7 +3,6 @@ per-file results, list/search/open/delete documents, index statistics (administr
 
 from __future__ import annotations
 
-import html
 
 import pandas as pd
 import streamlit as st
@@ -20,6 +19,7 @@ from app.documents import (
     save_upload,
     uploads_dir,
 )
+from app.safe_text import html_block, md_inline
 from app.ui_common import DOC_TYPE_LABELS, current_user, require_admin, settings_or_stop, shared, show_error
 from ingest.pipeline import IngestOptions
 from retrieval.errors import GyoseiError
@@ -73,7 +73,7 @@ with tab_upload:
                     done.append(result)
                     progress.progress(len(done) / max(len(saved), 1), text=f"取り込み中… {len(done)}/{len(saved)} ファイル")
                     icon = {"indexed": "✅", "skipped": "➖"}.get(result.status, "❌")
-                    status.write(f"{icon} {file_message(result)}")
+                    status.write(f"{icon} {md_inline(file_message(result))}")
 
                 options = IngestOptions(doc_type=doc_type or None, confidentiality=level, groups=groups,
                                         writer=user.access, replace=replace)
@@ -119,10 +119,10 @@ with tab_list:
                 for p in passages:
                     head = " ".join(str(x) for x in (p.get("section"), f"{p['page']}ページ" if p.get("page") else "") if x)
                     if head:
-                        st.caption(head)
-                    st.markdown(f"<div style='white-space: pre-wrap'>{html.escape(p.get('text', ''))}</div>", unsafe_allow_html=True)
+                        st.caption(md_inline(head))
+                    st.markdown(f"<div style='white-space: pre-wrap'>{html_block(p.get('text', ''))}</div>", unsafe_allow_html=True)
                 if docs[chosen].source_path:
-                    st.caption(f"元ファイル: {docs[chosen].source_path}")
+                    st.caption(f"元ファイル: {md_inline(docs[chosen].source_path)}")
         confirm = c2.checkbox("削除を確認しました", key="doc_confirm")
         if c2.button("索引から削除", key="doc_delete", disabled=not confirm):
             try:

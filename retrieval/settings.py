@@ -90,7 +90,7 @@ class LimitsSettings(BaseModel):
     parse_timeout_s: float = Field(default=120, ge=0)
     # Address space of the parse worker (RLIMIT_AS): a crafted file fails alone, not the server.
     parse_memory_mb: float = Field(default=2048, ge=0)
-    max_chunks_per_document: int = Field(default=20_000, ge=1)  # one document's chunks at most
+    max_chunks_per_document: int = Field(default=100_000, ge=1)  # one document: a 100 MB text file is ~80k chunks
     max_query_chars: int = Field(default=2000, ge=1)
     max_draft_question_chars: int = Field(default=20_000, ge=1)  # a 質問主意書 to draft an answer to
     max_filename_chars: int = Field(default=120, ge=8)

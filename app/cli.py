@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -35,6 +36,9 @@ from retrieval.types import DOC_TYPES, Filters, SearchMode
 @click.option("-v", "--verbose", is_flag=True, help="詳細なログを表示します")
 def main(verbose: bool) -> None:
     """gyosei-rag: 行政文書・国会答弁の検索と回答支援"""
+    from app.storage import PRIVATE_UMASK
+
+    os.umask(PRIVATE_UMASK)  # the index, uploads, audit log and exports it writes are its user's only
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
@@ -45,6 +49,7 @@ def setup() -> None:
     from retrieval.nli import classifier_from_cache
 
     settings = load_settings()
+    _secure_storage(settings)
     try:
         embedder = build_embedder(settings)
         with console.status("埋め込みモデルを準備しています…"):
@@ -58,6 +63,19 @@ def setup() -> None:
     except GyoseiError as exc:
         fail(exc)
     console.print(f"矛盾チェック用の NLI 分類器の準備ができました（{judge.folder}）")
+
+
+def _secure_storage(settings) -> None:
+    """Make var/, the index, the uploads and the audit log private, saying what was tightened."""
+    from app.storage import secure_storage
+
+    try:
+        changed = secure_storage(settings)
+    except (OSError, GyoseiError) as exc:
+        fail(GyoseiError(f"データの保存場所の権限を確認できません（{exc}）。"))
+    for path, old, new in changed:
+        console.print(f"[yellow]権限を修正しました:[/] {plain(path)}（{old:o} → {new:o}、他の利用者が読めない状態に）")
+    console.print("保存場所の権限を確認しました（フォルダ 0700、ファイル 0600: 索引・アップロード・監査ログ・利用者ファイル）")
 
 
 @main.command()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -46,9 +47,12 @@ def save_upload(name: str, data: bytes, dest: Path, limits: LimitsSettings) -> P
     safe = sanitize_filename(name, limits.max_filename_chars)
     if len(data) > limits.max_file_mb * 1024 * 1024:
         raise ReaderError(Path(safe), f"ファイルが大きすぎます（{len(data) / 1024 / 1024:.1f} MB。上限 {limits.max_file_mb:g} MB）")
-    dest.mkdir(parents=True, exist_ok=True)
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = dest / safe
-    path.write_bytes(data)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # an upload may be 機密性3
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
     try:
         check_file(path, limits)
     except ReaderError:

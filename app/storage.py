@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from app.audit import open_audit_log
-from app.documents import uploads_dir
-from retrieval.settings import Settings
+if TYPE_CHECKING:  # imported where used: the CLI reads PRIVATE_UMASK before anything heavy loads
+    from retrieval.settings import Settings
 
 __all__ = ["PRIVATE_UMASK", "private_roots", "secure_storage"]
 
@@ -28,6 +27,8 @@ PRIVATE_UMASK = 0o077  # new files 0600, new folders 0700
 
 def private_roots(settings: Settings) -> list[Path]:
     """The folders and files that must be private, as configured (some may not exist yet)."""
+    from app.documents import uploads_dir
+
     roots = [uploads_dir(settings).parent, uploads_dir(settings), settings.auth.users_file,
              settings.auth.users_file.with_name("demo-password.txt")]
     if settings.index.backend == "edge":
@@ -51,6 +52,9 @@ def secure_storage(settings: Settings, *, fix: bool = True) -> list[tuple[Path, 
     """Every private path (recursively) that others could read or enter, as (path, old mode,
     new mode); with ``fix`` the mode is tightened to 0700 (folders) / 0600 (files). Creates
     ``var/``, the uploads folder and the audit log's key when missing, private from the start."""
+    from app.audit import open_audit_log
+    from app.documents import uploads_dir
+
     for folder in (uploads_dir(settings).parent, uploads_dir(settings)):
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open_audit_log(settings.audit) as log:  # creates the audit key (0600) on a new log

@@ -16,9 +16,10 @@ import re
 
 __all__ = ["md_inline", "html_block", "safe_url"]
 
-# Markdown's inline syntax characters (links and images need "[", emphasis "*" "_" "~", code "`",
+# Markdown's inline syntax characters (links and images need "[", emphasis "*" "~", code "`",
 # tables "|", Streamlit's math "$"); each escaped with a backslash (CommonMark: always literal).
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+# "_" is left alone: file names are full of it, and at worst it makes italics, never a link.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~$])")
 # What would start a heading, a list or a quote where the text begins a line.
 _LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+(?=[.)]))")
 # GFM turns bare "http://…" and "www.…" into links: break the patterns it looks for.

@@ -28,7 +28,7 @@ def _live(html: str) -> list[str]:
 
 
 def test_document_text_in_markdown_renders_as_text_only():
-    for text in (PHISH, HTML, BARE, "**太字** _斜体_ `code` | 表 | ~~消~~ $x$", "# 見出し", "1. 番号", "- 箇条"):
+    for text in (PHISH, HTML, BARE, "**太字** `code` | 表 | ~~消~~ $x$", "# 見出し", "1. 番号", "- 箇条", "a_b_c.md"):
         rendered = RENDER.render(md_inline(text))
         assert _live(rendered) == [], (text, rendered)
         assert not re.search(r"<(h1|ol|ul|strong|em|code|table|del|blockquote)\b", rendered), (text, rendered)

@@ -34,12 +34,13 @@ def test_a_parse_over_the_memory_limit_fails_alone_and_the_worker_recovers(tmp_p
 
 
 def test_ingested_files_are_parsed_under_the_memory_limit(tmp_path):
-    """Markdown, XML and JSON now parse in the worker too: a limit too small for any parse refuses them."""
+    """Markdown, XML and JSON now parse in the worker too: a file whose parse needs more than the
+    limit (a 6 MB Markdown file under a 1 MB limit: its text alone is larger) is refused."""
     md = tmp_path / "memo.md"
-    md.write_text("# メモ\n\n本文です。\n", encoding="utf-8")
+    md.write_text("# メモ\n\n" + "本文です。行政手続の説明が続く。\n" * 150_000, encoding="utf-8")
     assert [d.title for d in read_path(md, "memo.md", limits=LimitsSettings())] == ["メモ"]  # as before
-    with pytest.raises(ReaderError, match="メモリが上限"):
-        list(read_path(md, "memo.md", limits=LimitsSettings(parse_memory_mb=0.01)))
+    with pytest.raises(ReaderError, match="メモリが上限（1 MB）"):
+        list(read_path(md, "memo.md", limits=LimitsSettings(parse_memory_mb=1)))
 
 
 def _docx(path, paragraphs: list[str]):

@@ -7,11 +7,16 @@ indexes the samples in the background), or ``streamlit run app/Home.py`` on an e
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from app.ui_auth import require_user, sign_out
+from app.storage import PRIVATE_UMASK
 from app.ui_common import settings_or_stop
 from app.ui_startup import startup_banner
+
+os.umask(PRIVATE_UMASK)  # uploads, the index and the audit log it writes are readable by this account only
 
 st.set_page_config(page_title="行政文書検索 — gyosei-rag", page_icon="📚", layout="wide")
 

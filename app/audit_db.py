@@ -7,6 +7,7 @@ its paramstyle), ``write(fn)`` (``fn(cursor)`` inside one serialized write trans
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -93,7 +94,10 @@ class SQLiteStore:
         self.path = path
         self.where = f"監査ログ {path}"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.exists():
+                path.parent.mkdir(parents=True, mode=0o700)  # every question is in there
+            # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode).
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             self.conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"{self.where} を開けません（{exc}）。audit.url の場所と書き込み権限を確認してください。") from exc

@@ -23,6 +23,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,7 +33,7 @@ from retrieval.settings import AuthSettings
 from retrieval.types import PUBLIC_GROUP, Access
 
 __all__ = ["AuthError", "User", "UserStore", "LoginThrottle", "SignInAttempt", "sign_in", "hash_password", "verify_password",
-           "user_from_claims", "ensure_demo_user", "DEMO_USER", "ADMIN_ROLE"]
+           "user_from_claims", "ensure_demo_user", "normalize_name", "DEMO_USER", "ADMIN_ROLE"]
 
 ADMIN_ROLE = "admin"
 DEMO_USER = "demo"
@@ -55,6 +56,9 @@ class User:
     groups: list[str] = field(default_factory=lambda: [PUBLIC_GROUP])
     roles: list[str] = field(default_factory=list)
     via: str = "local"  # "local" | "oidc"
+    # For local users: a digest of the users-file entry this user was signed in with. A changed
+    # password, clearance, group or role changes it, so sessions opened before end (``UserStore.current``).
+    revision: str = ""
 
     @property
     def access(self) -> Access:
@@ -64,6 +68,13 @@ class User:
     @property
     def is_admin(self) -> bool:
         return ADMIN_ROLE in self.roles
+
+
+def normalize_name(name: str) -> str:
+    """The user name as the users file knows it: NFKC (full-width letters, the ideographic
+    space) and surrounding whitespace removed. Sign-in and its throttle both use it, so
+    ``"\u3000tanaka "`` is the same name as ``tanaka`` for both."""
+    return unicodedata.normalize("NFKC", name or "").strip()
 
 
 def _b64(data: bytes) -> str:
@@ -179,15 +190,35 @@ class UserStore:
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user when name and password match, else None (same work either way)."""
-        entry = self._load().get((name or "").strip())
+        name = normalize_name(name)
+        entry = self._load().get(name)
         stored = entry.get("password", "") if entry else _DUMMY_HASH
         ok = verify_password(password or "", stored)
-        return _user(name.strip(), entry) if ok and entry else None
+        return _user(name, entry) if ok and entry else None
+
+    def current(self, user: User) -> User | None:
+        """``user`` as the users file holds it now, or None when the session must end: the user
+        was removed, or their password, clearance, groups or roles changed since sign-in.
+        Every request of the UI and the API passes through here (the file is re-read)."""
+        if user.via != "local":
+            return user  # OIDC: the identity provider ends those sessions
+        entry = self._load().get(user.name)
+        if entry is None or not hmac.compare_digest(_revision(entry), user.revision):
+            return None
+        return _user(user.name, entry)
+
+
+def _revision(entry: Mapping[str, Any]) -> str:
+    """A digest of everything a session depends on (the password hash carries a fresh salt, so
+    even re-setting the same password changes it)."""
+    material = json.dumps([entry.get("password"), entry.get("clearance"), entry.get("groups"), entry.get("roles")],
+                          sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
 def _user(name: str, entry: Mapping[str, Any]) -> User:
     return User(name=name, clearance=int(entry.get("clearance", 1)), groups=list(entry.get("groups") or [PUBLIC_GROUP]),
-                roles=list(entry.get("roles") or []), via="local")
+                roles=list(entry.get("roles") or []), via="local", revision=_revision(entry))
 
 
 @dataclass
@@ -202,15 +233,18 @@ class SignInAttempt:
 
 def sign_in(store: UserStore, throttle: LoginThrottle, name: str, password: str) -> SignInAttempt:
     """One sign-in with a local password, for every face: the throttle first, then the
-    password; the throttle learns the outcome. AuthError if the users file cannot be read."""
-    wait = throttle.blocked_for(name)
+    password; the throttle learns the outcome. AuthError if the users file cannot be read.
+    The throttle counts by the normalized name (case folded too): spelling a name another way
+    (a trailing space, an ideographic space, full-width letters) is the same name to it."""
+    key = normalize_name(name).casefold()
+    wait = throttle.blocked_for(key)
     if wait > 0:
         return SignInAttempt(None, "blocked", wait)
     user = store.authenticate(name, password)
     if user is None:
-        throttle.failed(name)
+        throttle.failed(key)
         return SignInAttempt(None, "denied")
-    throttle.succeeded(name)
+    throttle.succeeded(key)
     return SignInAttempt(user, "ok")
 
 

@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app import documents
-from app.cli_common import console, err_console, fail, load_settings, parse_access
+from app.cli_common import console, err_console, fail, load_settings, parse_access, plain
 from app.answer_view import print_answer
 from app.cli_audit import audit_group, audited
 from app.factory import build_answerer, build_embedder, build_index, build_searcher
@@ -38,6 +39,9 @@ from retrieval.types import DOC_TYPES, Filters, SearchMode
 @click.option("-v", "--verbose", is_flag=True, help="詳細なログを表示します")
 def main(verbose: bool) -> None:
     """gyosei-rag: 行政文書・国会答弁の検索と回答支援"""
+    from app.storage import PRIVATE_UMASK
+
+    os.umask(PRIVATE_UMASK)  # the index, uploads, audit log and exports it writes are its user's only
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
@@ -48,6 +52,7 @@ def setup() -> None:
     from retrieval.nli import classifier_from_cache
 
     settings = load_settings()
+    _secure_storage(settings)
     console.print(f"CPU: {escape(detect_cpu().summary())}")
     try:
         embedder = build_embedder(settings)
@@ -69,13 +74,28 @@ def setup() -> None:
     console.print(f"矛盾チェック用の NLI 分類器の準備ができました（{judge.folder}）")
 
 
+def _secure_storage(settings) -> None:
+    """Make var/, the index, the uploads and the audit log private, saying what was tightened."""
+    from app.storage import secure_storage
+
+    try:
+        changed = secure_storage(settings)
+    except (OSError, GyoseiError) as exc:
+        fail(GyoseiError(f"データの保存場所の権限を確認できません（{exc}）。"))
+    for path, old, new in changed:
+        console.print(f"[yellow]権限を修正しました:[/] {plain(path)}（{old:o} → {new:o}、他の利用者が読めない状態に）")
+    console.print("保存場所の権限を確認しました（フォルダ 0700、ファイル 0600: 索引・アップロード・監査ログ・利用者ファイル）")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--doc-type", type=click.Choice(DOC_TYPES), help="文書種別を指定します")
 @click.option("--confidentiality", type=click.IntRange(1, 3), help="機密性レベル（1〜3）")
 @click.option("--groups", help="閲覧できるグループ（カンマ区切り）")
 @click.option("--sync", is_flag=True, help="ディスクから消えた文書を索引からも削除します")
-def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int | None, groups: str | None, sync: bool) -> None:
+@click.option("--replace", is_flag=True, help="別のファイルから登録済みの同じ文書IDの文書を置き換えます（監査ログに記録）")
+def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int | None, groups: str | None, sync: bool,
+           replace: bool) -> None:
     """ファイルやフォルダを索引に取り込みます。"""
     from ingest.pipeline import IngestOptions, Ingestor
     from retrieval.text.sparse import SparseEncoder
@@ -86,6 +106,7 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
         confidentiality=confidentiality,
         groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
         sync=sync,
+        replace=replace,
     )
     try:
         embedder = build_embedder(settings)
@@ -94,14 +115,16 @@ def ingest(paths: tuple[Path, ...], doc_type: str | None, confidentiality: int |
         fail(exc)
     try:
         with audited(settings, "ingest", {"paths": [str(p) for p in paths], "doc_type": doc_type,
-                                          "confidentiality": confidentiality, "groups": options.groups, "sync": sync}) as event:
+                                          "confidentiality": confidentiality, "groups": options.groups, "sync": sync,
+                                          "replace": replace}) as event:
             with RichIngestObserver(console) as observer:
                 ingestor = Ingestor(index, embedder, SparseEncoder(), settings.chunk, settings.security, settings.data_dir, observer,
                                     limits=settings.limits)
                 report = ingestor.ingest(list(paths), options)
             event.doc_ids = list(report.removed)  # documents deleted by --sync
             event.parameters.update(indexed=[f.path for f in report.files if f.status == "indexed"],
-                                    failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks)
+                                    failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks,
+                                    replaced=report.replaced)
             event.outcome = "error" if report.nothing_indexed else "ok"
     except GyoseiError as exc:
         fail(exc)
@@ -120,17 +143,21 @@ def _print_report(report) -> None:
         table.add_column("文書", justify="right")
         table.add_column("チャンク", justify="right")
         for f in indexed:
-            table.add_row(f.path, str(f.documents), str(f.chunks))
+            table.add_row(plain(f.path), str(f.documents), str(f.chunks))
         console.print(table)
     problems = [reason for f in report.files for reason in f.reasons]
     if problems:
         console.print("[bold red]読み込めなかったもの:[/]")
         for reason in problems:
-            console.print(f"  - {reason}", soft_wrap=True, markup=False, highlight=False)
+            console.print(f"  - {plain(reason)}", soft_wrap=True, highlight=False)
+    if report.replaced:
+        console.print(f"置き換えた文書（別のファイルから登録済みだったもの）: {plain('、'.join(report.replaced))}", soft_wrap=True)
     rate = report.chunks / report.seconds if report.seconds else 0.0
     console.print(
         f"登録 {report.indexed} ファイル（{report.documents} 文書、{report.chunks} チャンク）、"
-        f"変更なし {report.skipped}、失敗 {report.failed}、削除 {len(report.removed)} 文書 "
+        f"変更なし {report.skipped}、失敗 {report.failed}"
+        + (f"（ほかに読めなかった記録 {report.failed_documents} 件）" if report.failed_documents else "")
+        + f"、削除 {len(report.removed)} 文書 "
         f"— {report.seconds:.1f} 秒（{rate:.1f} チャンク/秒）",
         soft_wrap=True,
     )
@@ -169,8 +196,9 @@ def search(question: str, k: int, mode: str, doc_types: tuple[str, ...], date_fr
     from retrieval.citation import describe_source
 
     for n, hit in enumerate(hits, 1):
-        console.print(f"[bold][{n}][/] {describe_source(hit.payload)}  [dim](score {hit.score:.3f})[/]")
-        console.print(f"    {hit.text[:240]}")
+        # The rank [n] only: a raw sparse score would carry IDF counted over hidden chunks too.
+        console.print(f"[bold][{n}][/] {plain(describe_source(hit.payload))}")
+        console.print(f"    {plain(hit.text[:240])}", highlight=False)
 
 
 @main.command()

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import click
 
-from app.cli_common import console, err_console, fail, load_settings
+from app.cli_common import console, err_console, fail, load_settings, plain
 from app.audit import ACTIONS, FORMATS, AuditEvent, open_audit_log
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
@@ -102,16 +102,20 @@ def audit_purge(retention_days: int | None, yes: bool) -> None:
 
 @audit_group.command("verify")
 def audit_verify() -> None:
-    """監査記録が書き換えられたり抜き取られたりしていないか、ハッシュの連鎖で検査します。"""
+    """監査記録が書き換えられたり抜き取られたりしていないか、鍵付きハッシュの連鎖と署名付きチェックポイントで検査します。"""
     settings = load_settings()
     try:
         with open_audit_log(settings.audit) as log:
-            broken = log.verify()
-            total = len(log.query())
+            result = log.check()
+            total = len(log.query(started=True))
     except GyoseiError as exc:
         fail(exc)
-    if broken:
-        shown = ", ".join(map(str, broken[:20])) + (" …" if len(broken) > 20 else "")
-        err_console.print(f"[bold red]改ざんの疑い:[/] {len(broken)} 件の記録がハッシュと一致しません（ID: {shown}）")
+    if not result.intact:
+        if result.broken:
+            broken = result.broken
+            shown = ", ".join(map(str, broken[:20])) + (" …" if len(broken) > 20 else "")
+            err_console.print(f"[bold red]改ざんの疑い:[/] {len(broken)} 件の記録がハッシュと一致しません（ID: {shown}）")
+        for problem in result.problems:
+            err_console.print(f"[bold red]改ざんの疑い:[/] {plain(problem)}")
         sys.exit(1)
     console.print(f"監査記録 {total} 件に改ざんは見つかりませんでした")

@@ -2,14 +2,18 @@
 index (one writer at a time), list/search/open/delete documents, index statistics.
 
 Uploads are saved under ``<index folder's parent>/uploads`` (``var/uploads`` by default) with a
-sanitized name, so their document ids read ``uploads/<name>`` and never collide with the
-ingested folders' ids.
+sanitized name, so their document ids read ``uploads/<name>``, and the records inside an upload
+``uploads/<id>`` (``uploads/records:1``): never an ingested folder's id. An upload that would
+write over an existing document (an earlier upload of the same name) is refused unless the
+uploader may read that document and confirmed the replacement (``IngestOptions.replace``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -44,9 +48,12 @@ def save_upload(name: str, data: bytes, dest: Path, limits: LimitsSettings) -> P
     safe = sanitize_filename(name, limits.max_filename_chars)
     if len(data) > limits.max_file_mb * 1024 * 1024:
         raise ReaderError(Path(safe), f"ファイルが大きすぎます（{len(data) / 1024 / 1024:.1f} MB。上限 {limits.max_file_mb:g} MB）")
-    dest.mkdir(parents=True, exist_ok=True)
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = dest / safe
-    path.write_bytes(data)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # an upload may be 機密性3
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
     try:
         check_file(path, limits)
     except ReaderError:
@@ -83,8 +90,11 @@ class CallbackObserver:
 
 
 def ingest_files(res: Any, paths: list[Path], options: IngestOptions, observer: Any = None) -> IngestReport:
-    """Ingest ``paths`` (saved uploads) into the shared index ``res.index`` under its write lock."""
+    """Ingest ``paths`` (saved uploads) into the shared index ``res.index`` under its write lock,
+    their ids scoped under ``uploads/``. Set ``options.writer`` to the uploader's access: nothing
+    they may not read is written over."""
     s = res.settings
+    options = dataclasses.replace(options, id_scope=f"{UPLOADS}/")
     with writing(res.write_lock):
         ingestor = Ingestor(res.index, res.embedder, SparseEncoder(), s.chunk, s.security, uploads_dir(s).parent, observer,
                             limits=s.limits)
@@ -94,12 +104,13 @@ def ingest_files(res: Any, paths: list[Path], options: IngestOptions, observer: 
 def file_message(result: FileResult) -> str:
     """One line about one file, in Japanese."""
     name = Path(result.path).name
+    reasons = "；".join(r.replace(result.path, name) for r in result.reasons)
     if result.status == "indexed":
-        return f"{name}: {STATUS_LABELS['indexed']}（{result.documents} 文書、{result.chunks} チャンク）"
+        line = f"{name}: {STATUS_LABELS['indexed']}（{result.documents} 文書、{result.chunks} チャンク）"
+        return line + (f" — 読めなかった記録 {result.failed_documents} 件: {reasons}" if result.failed_documents else "")
     if result.status == "skipped":
         return f"{name}: {STATUS_LABELS['skipped']}"
-    reasons = "；".join(r.replace(result.path, name) for r in result.reasons) or "読み込めませんでした"
-    return f"{name}: {STATUS_LABELS['failed']} — {reasons}"
+    return f"{name}: {STATUS_LABELS['failed']} — {reasons or '読み込めませんでした'}"
 
 
 @dataclass

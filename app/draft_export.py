@@ -17,6 +17,7 @@ import datetime as dt
 from pathlib import Path
 from typing import IO, Any
 
+from app.safe_text import md_inline, safe_url
 from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, AnswerSentence, Source
 from retrieval.draft_types import NEEDS_REVIEW, Draft, FollowUp, PointDraft
 from retrieval.verify import Conflict
@@ -69,8 +70,9 @@ def _sentence(s: AnswerSentence) -> tuple[str, str, str]:
     return s.text, marks, note
 
 
-def source_line(src: Source) -> str:
-    """One line naming a source: label, then date, speaker/position and URL when the label lacks them."""
+def source_line(src: Source, markdown: bool = False) -> str:
+    """One line naming a source: label, then date, speaker/position and URL when the label lacks
+    them. Only an http(s) URL is given; ``markdown``: every part escaped, the URL as ``<…>``."""
     p = src.payload
     parts = [src.label or src.doc_id]
     date = p.get("date")
@@ -80,8 +82,13 @@ def source_line(src: Source) -> str:
     if speaker and speaker not in parts[0]:
         position = p.get("speaker_position") or p.get("speaker_role")
         parts.append(f"{speaker}（{position}）" if position else speaker)
-    if src.url:
-        parts.append(src.url)
+    url = safe_url(src.url)
+    if markdown:
+        parts = [md_inline(part) for part in parts]
+    if url:
+        parts.append(f"<{url}>" if markdown else url)
+    elif src.url:
+        parts.append("（http(s) 以外の URL のため省略）")
     return " ／ ".join(parts)
 
 
@@ -94,19 +101,20 @@ def _evidence_name(draft: Draft, src: Source | None) -> str:
     return src.label
 
 
-def _followup_lines(f: FollowUp) -> list[tuple[str, str]]:
-    """(caption, text) rows describing one follow-up."""
+def _followup_lines(f: FollowUp, markdown: bool = False) -> list[tuple[str, str]]:
+    """(caption, text) rows describing one follow-up (``markdown``: texts escaped)."""
+    text = md_inline if markdown else str
     if f.generated:
-        rows = [("想定問", f.question)]
+        rows = [("想定問", text(f.question))]
         if f.suggested_answer:
-            rows.append(("想定答", f.suggested_answer))
+            rows.append(("想定答", text(f.suggested_answer)))
         rows.append(("", "（LLMによる生成です。内容を必ず確認してください）"))
         return rows
-    rows = [("問", f.question)]
+    rows = [("問", text(f.question))]
     if f.source is not None:
-        rows.append(("出典", source_line(f.source)))
+        rows.append(("出典", source_line(f.source, markdown)))
     if f.after is not None:
-        rows.append(("直前の答弁", source_line(f.after)))
+        rows.append(("直前の答弁", source_line(f.after, markdown)))
     rows.append(("類似度", f"{f.similarity:.2f}"))
     return rows
 
@@ -114,41 +122,40 @@ def _followup_lines(f: FollowUp) -> list[tuple[str, str]]:
 # -- Markdown --------------------------------------------------------------------------------------
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
-
-
 def draft_to_markdown(draft: Draft) -> str:
-    """The draft as Markdown (same sections as the Word document)."""
+    """The draft as Markdown (same sections as the Word document). Every text that comes from a
+    document or the question is escaped (``app.safe_text.md_inline``): no HTML, link or image in
+    it survives, and only http(s) URLs are given."""
+    md = md_inline
     out: list[str] = ["# 答弁案", ""]
-    out += [f"- {line}" for line in _meta(draft)] + [""]
+    out += [f"- {md(line)}" for line in _meta(draft)] + [""]
     review = [i for i, pd in enumerate(draft.points, 1) if _needs_review(pd)]
     if review:
         out += [f"> **{REVIEW_MARK}** 論点{'、'.join(map(str, review))}は担当者の確認が必要です。", ""]
     for w in draft.warnings:
-        out += [f"> **注意**：{w}", ""]
-    out += ["## 質問", ""] + [f"> {line}" if line.strip() else ">" for line in draft.question.strip().splitlines()] + [""]
+        out += [f"> **注意**：{md(w)}", ""]
+    out += ["## 質問", ""] + [f"> {md(line)}" if line.strip() else ">" for line in draft.question.strip().splitlines()] + [""]
     out += ["## 答弁", ""]
     for i, pd in enumerate(draft.points, 1):
-        out += [f"### {_point_title(i, pd)}", "", f"**問**　{pd.point.text}", ""]
+        out += [f"### {md(_point_title(i, pd))}", "", f"**問**　{md(pd.point.text)}", ""]
         if pd.needs_review:
             out += [f"**答**　**{NEEDS_REVIEW}**", ""]
         else:
-            body = "".join(t + m + (f"**{n}**" if n else "") for t, m, n in map(_sentence, pd.sentences))
+            body = "".join(md(t) + m + (f"**{n}**" if n else "") for t, m, n in map(_sentence, pd.sentences))
             out += [f"**答**　{body}", ""]
         past = [pa for pa in pd.past_answers if pa.kept]
         if past:
-            out += ["参考（過去の答弁）：", ""] + [f"- {source_line(pa.answer)}" for pa in past] + [""]
+            out += ["参考（過去の答弁）：", ""] + [f"- {source_line(pa.answer, markdown=True)}" for pa in past] + [""]
     out += ["## 出典", ""]
-    out += [f"[{s.n}] {source_line(s)}  " for s in draft.sources] or ["（出典なし）"]
+    out += [f"[{s.n}] {source_line(s, markdown=True)}  " for s in draft.sources] or ["（出典なし）"]
     out += ["", "## 矛盾チェック", ""]
     conflicts = [(i, c) for i, pd in enumerate(draft.points, 1) for c in pd.conflicts]
     if conflicts:
         out += ["| 論点 | 答弁案の文 | 過去の答弁・資料の文 | 理由 |", "| --- | --- | --- | --- |"]
         for i, c in conflicts:
-            evidence = c.evidence + (f"<br>（{_evidence_name(draft, c.evidence_source)}）" if c.evidence_source else "")
-            reason = f"{CONFLICT_LABELS.get(c.kind, c.kind)}：{c.reason}"
-            out.append(f"| 論点{i} | {_cell(c.claim)} | {_cell(evidence)} | {_cell(reason)} |")
+            evidence = md(c.evidence) + (f"<br>（{md(_evidence_name(draft, c.evidence_source))}）" if c.evidence_source else "")
+            reason = md(f"{CONFLICT_LABELS.get(c.kind, c.kind)}：{c.reason}")
+            out.append(f"| 論点{i} | {md(c.claim)} | {evidence} | {reason} |")
     else:
         out.append("矛盾の可能性がある文は検出されませんでした。")
     out += ["", "## 再質問予測", ""]
@@ -159,7 +166,7 @@ def draft_to_markdown(draft: Draft) -> str:
             continue
         out += [f"### 論点{i}", ""]
         for f in pd.followups:
-            rows = _followup_lines(f)
+            rows = _followup_lines(f, markdown=True)
             out.append(f"- **{rows[0][0]}**　{rows[0][1]}")
             out += [f"  - {cap}：{text}" if cap else f"  - {text}" for cap, text in rows[1:]]
         out.append("")

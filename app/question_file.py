@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from retrieval.errors import GyoseiError
+from retrieval.errors import GyoseiError, ReaderError
 from retrieval.settings import LimitsSettings
 
 __all__ = ["QuestionFileError", "read_question", "read_question_upload", "MAX_QUESTION_BYTES"]
@@ -69,16 +69,28 @@ def _decode(path: Path, raw: bytes) -> str:
     )
 
 
-def _read_docx(path: Path, limits: LimitsSettings) -> str:
+def docx_paragraphs_text(path: Path) -> str:
+    """The paragraphs of a Word file, one a line (run in the parse worker: see ``_read_docx``)."""
     import docx  # python-docx
 
-    from ingest.safety import check_file
+    try:
+        return "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for a damaged file
+        raise ReaderError(path, f"Word 文書として読めません（{type(exc).__name__}）。") from exc
+
+
+def _read_docx(path: Path, limits: LimitsSettings) -> str:
+    from ingest.safety import check_file, parse_with_timeout
 
     check_file(path, limits)  # a Word file is a zip: refuse bombs and impostors before opening it
+    # A .docx that passes the zip checks can still expand to gigabytes of XML: python-docx runs in
+    # the parse worker, under the time and memory limits, never in the Streamlit or CLI process.
     try:
-        text = "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
-    except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for a damaged file
-        raise QuestionFileError(f"質問ファイル {path} を Word 文書として読めません（{type(exc).__name__}）。") from exc
+        text = parse_with_timeout(docx_paragraphs_text, path, limits.parse_timeout_s, memory_mb=limits.parse_memory_mb)
+    except ReaderError as exc:
+        raise QuestionFileError(f"質問ファイル {exc}") from exc
     if not text.strip():
         raise QuestionFileError(f"質問ファイル {path} は空です。質問の本文を保存してから指定してください。")
     return text

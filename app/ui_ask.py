@@ -3,7 +3,6 @@ Follow-up questions carry the previous topic (shown to the user); answers can be
 
 from __future__ import annotations
 
-import html
 import time
 from dataclasses import asdict
 
@@ -13,6 +12,7 @@ from app import resources
 from app.conversation import Contextualized, Turn, contextualize
 from app.feedback import RATING_LABELS, RATING_VALUES, record_feedback
 from app.ui_startup import partial_index_notice, wait_until_searchable
+from app.safe_text import md_inline
 from app.ui_common import DOC_TYPE_LABELS, FLAG_LABELS, HOUSES, MODE_LABELS, current_user, settings_or_stop, shared, show_error, source_card
 from retrieval.answer_types import Answer
 from retrieval.query_limits import check_query
@@ -46,20 +46,20 @@ turns: list[Turn] = st.session_state.setdefault(TURNS, [])
 def show_answer(answer: Answer) -> None:
     """The answer sentences with [n] markers and flags, then the numbered sources."""
     for note in answer.notes:
-        st.caption(note)
+        st.caption(md_inline(note))
     for warning in answer.warnings:
         st.warning(warning)
     if answer.refused:
         st.info(answer.text)
         if answer.sources:
-            st.caption("参考: 関連性が基準に達しなかった資料 — " + "、".join(s.label for s in answer.sources))
+            st.caption("参考: 関連性が基準に達しなかった資料 — " + "、".join(md_inline(s.label) for s in answer.sources))
         return
     lines = []
     for s in answer.sentences:
         marks = "".join(f"[{n}]" for n in s.citations)
         flag = f" ⚠️（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）" if s.flags else ""
-        lines.append(f"{html.escape(s.text)}**{marks}**{flag}")
-    st.markdown("  \n".join(lines), unsafe_allow_html=True)
+        lines.append(f"{md_inline(s.text)}**{marks}**{flag}")  # document text: never a link, image or HTML
+    st.markdown("  \n".join(lines))
     total = answer.timings.get("total")
     st.caption(("抽出型回答" if answer.method == "extractive" else "LLM による回答") + (f"　{total:.2f} 秒" if total else ""))
 
@@ -96,10 +96,10 @@ def feedback_form(i: int, turn: Turn) -> None:
 
 def show_turn(i: int, turn: Turn, latest: bool) -> None:
     with st.chat_message("user"):
-        st.markdown(html.escape(turn.question))
+        st.markdown(md_inline(turn.question))
     with st.chat_message("assistant"):
         if turn.carried:
-            st.caption(f":material/link: {Contextualized(turn.searched, turn.carried, _previous(i)).note}　検索した文: 「{turn.searched}」")
+            st.caption(f":material/link: {Contextualized(turn.searched, turn.carried, _previous(i)).note}　検索した文: 「{md_inline(turn.searched)}」")
         show_answer(turn.answer)
         if not turn.answer.refused:
             if latest:
@@ -121,16 +121,16 @@ def ask(question: str) -> None:
                       meeting=meeting.strip() or None, speaker=speaker.strip() or None)
     ctx = contextualize(question, turns, enabled=carry)
     with st.chat_message("user"):
-        st.markdown(html.escape(question))
+        st.markdown(md_inline(question))
     with st.chat_message("assistant"):
         if ctx.carried:
-            st.caption(f":material/link: {ctx.note}　検索した文: 「{ctx.searched}」")
+            st.caption(f":material/link: {ctx.note}　検索した文: 「{md_inline(ctx.searched)}」")
         placeholder = st.empty()
         streamed: list[str] = []
 
         def on_delta(text: str) -> None:  # an LLM's answer appears as it is written
             streamed.append(text)
-            placeholder.markdown("".join(streamed))
+            placeholder.markdown(md_inline("".join(streamed)))  # the model may repeat a document's link
 
         started = time.perf_counter()
         try:

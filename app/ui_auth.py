@@ -86,13 +86,28 @@ def _oidc(s: Settings) -> User | None:
 def require_user(s: Settings) -> User:
     """The signed-in user; otherwise draw the sign-in form and stop the run (nothing else renders)."""
     user = st.session_state.get(USER_KEY)
+    ended = False
     if isinstance(user, User):
         if user.via == "oidc" and not st.user.is_logged_in:  # signed out at the provider
             st.session_state.pop(USER_KEY, None)
         else:
-            return user
+            # Re-read on every run: a removed user, or a changed password, clearance, group or
+            # role, ends the session now, not when the browser tab closes.
+            try:
+                fresh = resources.user_store(s).current(user)
+            except AuthError:
+                log.exception("users file unreadable")
+                fresh = None
+            if fresh is not None:
+                st.session_state[USER_KEY] = fresh
+                return fresh
+            for key in list(st.session_state.keys()):
+                del st.session_state[key]
+            ended = True
     st.title("行政文書・国会答弁 検索")
     st.subheader("ログイン")
+    if ended:
+        st.warning("利用者の登録内容が変更されたため、ログアウトしました。もう一度ログインしてください。")
     user = _oidc(s) if s.auth.oidc else _local_form(s)
     if user is None:
         st.stop()

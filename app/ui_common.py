@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import logging
 
 import streamlit as st
 
 from app import resources
 from app.auth import User
+from app.safe_text import html_block, md_inline, safe_url
 from retrieval.answer_types import Source
 from retrieval.errors import GyoseiError
 from retrieval.settings import Settings
@@ -83,14 +83,15 @@ def show_error(exc: BaseException) -> None:
 
 
 def highlighted(source: Source) -> str:
-    """The passage as HTML with the spans the answer used in <mark>."""
+    """The passage as HTML with the spans the answer used in <mark> (its text escaped, its line
+    breaks as <br>: see ``app.safe_text.html_block``)."""
     out, pos = [], 0
     for start, end in sorted(source.highlights):
         if start < pos:
             continue
-        out += [html.escape(source.text[pos:start]), "<mark>", html.escape(source.text[start:end]), "</mark>"]
+        out += [html_block(source.text[pos:start]), "<mark>", html_block(source.text[start:end]), "</mark>"]
         pos = end
-    out.append(html.escape(source.text[pos:]))
+    out.append(html_block(source.text[pos:]))
     return "".join(out)
 
 
@@ -98,7 +99,7 @@ def source_card(source: Source, used: bool = True) -> None:
     """One numbered source: label, the passage with the used spans highlighted, metadata, link."""
     with st.container(border=True):
         note = "" if used else "（回答では未使用）"
-        st.markdown(f"**[{source.n}] {html.escape(source.label)}**{note}")
+        st.markdown(f"**[{source.n}] {md_inline(source.label)}**{note}")
         st.markdown(f"<div style='white-space: pre-wrap'>{highlighted(source)}</div>", unsafe_allow_html=True)
         p = source.payload
         meta = [DOC_TYPE_LABELS.get(p.get("doc_type"), str(p.get("doc_type") or ""))]
@@ -114,7 +115,8 @@ def source_card(source: Source, used: bool = True) -> None:
                 meta.append(f"発言者 {p['speaker']}（{p.get('speaker_position') or '発言者'}）")
         if p.get("relevance") is not None:
             meta.append(f"関連度 {float(p['relevance']):.3f}")
-        line = "　".join(m for m in meta if m)
-        if source.url:
-            line += f"　[原文を開く]({source.url})"
+        line = "　".join(md_inline(m) for m in meta if m)
+        url = safe_url(source.url)  # http(s) only: never a javascript: or data: link
+        if url:
+            line += f"　[原文を開く](<{url}>)"
         st.caption(line)

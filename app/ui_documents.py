@@ -3,7 +3,6 @@ per-file results, list/search/open/delete documents, index statistics (administr
 
 from __future__ import annotations
 
-import html
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +21,7 @@ from app.documents import (
     uploads_dir,
 )
 from app.ui_startup import wait_until_searchable
+from app.safe_text import html_block, md_inline
 from app.ui_common import DOC_TYPE_LABELS, current_user, require_admin, settings_or_stop, shared, show_error
 from ingest.pipeline import IngestOptions
 from retrieval.embedder import embedder_path
@@ -52,6 +52,7 @@ with tab_upload:
         groups = cols[1].multiselect("閲覧できるグループ", group_choices, default=settings.security.default_groups,
                                      help="all は全員が閲覧できます。")
         doc_type = cols[2].selectbox("文書種別", ["", *DOC_TYPE_LABELS], format_func=lambda t: DOC_TYPE_LABELS.get(t, "自動判定"))
+        replace = st.checkbox("既存の文書を置き換える", help="同じ文書IDの文書が登録済みのとき、閲覧できる文書に限り置き換えます（監査ログに記録）。")
         submitted = st.form_submit_button("取り込む", type="primary")
     if submitted:
         if not files:
@@ -76,23 +77,28 @@ with tab_upload:
                     done.append(result)
                     progress.progress(len(done) / max(len(saved), 1), text=f"取り込み中… {len(done)}/{len(saved)} ファイル")
                     icon = {"indexed": "✅", "skipped": "➖"}.get(result.status, "❌")
-                    status.write(f"{icon} {file_message(result)}")
+                    status.write(f"{icon} {md_inline(file_message(result))}")
 
-                options = IngestOptions(doc_type=doc_type or None, confidentiality=level, groups=groups)
+                options = IngestOptions(doc_type=doc_type or None, confidentiality=level, groups=groups,
+                                        writer=user.access, replace=replace)
                 try:
                     with audit.track(user.name, "upload", {"page": PAGE, "files": [p.name for p in saved], "confidentiality": level,
                                                            "groups": groups, "doc_type": doc_type or None,
-                                                           "refused": problems}) as event:
+                                                           "refused": problems, "replace": replace}) as event:
                         report = ingest_files(res, saved, options, CallbackObserver(lambda n: None, on_file))
                         event.parameters.update(indexed=[f.path for f in report.files if f.status == "indexed"],
-                                                failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks)
+                                                failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks,
+                                                replaced=report.replaced)
+                        event.doc_ids = report.replaced
                         event.outcome = "error" if report.nothing_indexed else "ok"
                 except Exception as exc:  # noqa: BLE001 - shown short, logged in full
                     status.update(label="取り込みに失敗しました", state="error")
                     show_error(exc)
                 else:
                     state = "error" if report.nothing_indexed else "complete"
-                    status.update(label=f"取り込み完了: 登録 {report.indexed}、変更なし {report.skipped}、失敗 {report.failed}（{report.seconds:.1f} 秒）",
+                    partial = f"（ほかに読めなかった記録 {report.failed_documents} 件）" if report.failed_documents else ""
+                    status.update(label=f"取り込み完了: 登録 {report.indexed}、変更なし {report.skipped}、失敗 {report.failed}{partial}"
+                                        f"（{report.seconds:.1f} 秒）",
                                   state=state, expanded=True)
 
 with tab_list:
@@ -117,10 +123,10 @@ with tab_list:
                 for p in passages:
                     head = " ".join(str(x) for x in (p.get("section"), f"{p['page']}ページ" if p.get("page") else "") if x)
                     if head:
-                        st.caption(head)
-                    st.markdown(f"<div style='white-space: pre-wrap'>{html.escape(p.get('text', ''))}</div>", unsafe_allow_html=True)
+                        st.caption(md_inline(head))
+                    st.markdown(f"<div style='white-space: pre-wrap'>{html_block(p.get('text', ''))}</div>", unsafe_allow_html=True)
                 if docs[chosen].source_path:
-                    st.caption(f"元ファイル: {docs[chosen].source_path}")
+                    st.caption(f"元ファイル: {md_inline(docs[chosen].source_path)}")
         confirm = c2.checkbox("削除を確認しました", key="doc_confirm")
         if c2.button("索引から削除", key="doc_delete", disabled=not confirm):
             try:

@@ -3,7 +3,6 @@ the draft, editable in place -> 矛盾チェック side by side -> 再質問予�
 
 from __future__ import annotations
 
-import html
 import io
 import time
 
@@ -15,6 +14,7 @@ from app.draft_export import CONFLICT_LABELS, draft_to_docx, draft_to_markdown
 from app.draft_service import kept_choices, make_draft
 from app.feedback import RATING_VALUES, record_feedback
 from app.question_file import read_question_upload
+from app.safe_text import md_inline
 from app.ui_common import current_user, settings_or_stop, shared, show_error, source_card
 from app.ui_startup import partial_index_notice, wait_until_searchable
 from retrieval.errors import GyoseiError
@@ -84,7 +84,7 @@ st.subheader("論点")
 st.caption("　".join(meta) + f"　作成方法: {'LLM' if draft.method == 'llm' else '定型文（LLMなし）'}")
 for w in draft.warnings:
     st.warning(w)
-st.markdown("\n".join(f"{i}. **{html.escape(pd.point.label or '論点')}** — {html.escape(pd.point.text)}"
+st.markdown("\n".join(f"{i}. **{md_inline(pd.point.label or '論点')}** — {md_inline(pd.point.text)}"
                       for i, pd in enumerate(draft.points, 1)))
 
 for i, pd in enumerate(draft.points, 1):
@@ -96,7 +96,7 @@ for i, pd in enumerate(draft.points, 1):
         st.markdown("**過去の答弁（使うものにチェック）**")
         kept_answers = []
         for j, pa in enumerate(pd.past_answers):
-            kept_answers.append(st.checkbox(f"[{pa.answer.n}] {pa.answer.label}", value=pa.kept, key=f"pa_{version}_{i}_{j}"))
+            kept_answers.append(st.checkbox(f"[{pa.answer.n}] {md_inline(pa.answer.label)}", value=pa.kept, key=f"pa_{version}_{i}_{j}"))
             with st.expander("本文", expanded=False):
                 source_card(pa.answer)
                 if pa.question is not None:
@@ -107,7 +107,7 @@ for i, pd in enumerate(draft.points, 1):
         st.markdown("**根拠資料（使うものにチェック）**")
         kept_docs = []
         for j, doc in enumerate(pd.documents):
-            kept_docs.append(st.checkbox(f"[{doc.n}] {doc.label}", value=True, key=f"doc_{version}_{i}_{j}"))
+            kept_docs.append(st.checkbox(f"[{doc.n}] {md_inline(doc.label)}", value=True, key=f"doc_{version}_{i}_{j}"))
         if not pd.documents:
             st.caption("見つかりませんでした。")
         apply_choices(pd, kept_answers, kept_docs)
@@ -122,16 +122,16 @@ for i, pd in enumerate(draft.points, 1):
         st.markdown("**矛盾チェック**")
         for c in pd.conflicts:
             with st.container(border=True):
-                st.caption(f"⚠️ {c.reason}（{CONFLICT_LABELS.get(c.kind, c.kind)}、確からしさ {c.score:.2f}）")
+                st.caption(f"⚠️ {md_inline(c.reason)}（{CONFLICT_LABELS.get(c.kind, c.kind)}、確からしさ {c.score:.2f}）")
                 l, r = st.columns(2)
-                l.markdown(f"**答弁案**\n\n{html.escape(c.claim)}")
+                l.markdown(f"**答弁案**\n\n{md_inline(c.claim)}")
                 name = c.evidence_source.label if c.evidence_source is not None else "資料"
-                r.markdown(f"**{html.escape(name)}**\n\n{html.escape(c.evidence)}")
+                r.markdown(f"**{md_inline(name)}**\n\n{md_inline(c.evidence)}")
     if pd.followups:
         st.markdown("**再質問予測**")
         for f in pd.followups:
             origin = "（LLM による想定）" if f.generated else (f" — {f.source.label}" if f.source is not None else "")
-            st.markdown(f"- {html.escape(f.question)}{html.escape(origin)}")
+            st.markdown(f"- {md_inline(f.question)}{md_inline(origin)}")
 
 st.divider()
 if st.button("チェックした候補だけで答弁案を作り直す", key="redraft", help="外した過去答弁・資料を使わずに、もう一度作成します（編集した文は作り直されます）。"):

@@ -10,14 +10,23 @@ import streamlit as st
 
 from app import resources
 from app.ui_common import current_user, require_admin, settings_or_stop, show_error
-from app.usage import feedback_ratio, frequent_terms, latency_percentiles, local_day, questions_per_day, use_per_page
+from app.usage import (
+    asked_within,
+    feedback_ratio,
+    frequent_terms,
+    latency_percentiles,
+    TIMEZONE,
+    local_day,
+    questions_per_day,
+    use_per_page,
+)
 
 user = current_user()
 require_admin(user)
 settings = settings_or_stop()
 st.title("利用状況")
 
-today = dt.date.today()
+today = dt.datetime.now(TIMEZONE).date()  # the days below are Japan-time days (local_day)
 c1, c2 = st.columns(2)
 since = c1.date_input("開始日", value=today - dt.timedelta(days=30), format="YYYY-MM-DD", key="usage_since")
 until = c2.date_input("終了日", value=today, format="YYYY-MM-DD", key="usage_until")
@@ -55,7 +64,9 @@ with left:
     st.dataframe(pd.DataFrame({"ページ": list(pages), "件数": list(pages.values())}), hide_index=True, width="stretch")
 with right:
     st.subheader("よく検索される語")
-    terms = frequent_terms(events)
+    # Only questions of users whose access lies within yours: the words reveal what they read.
+    terms = frequent_terms(events, include=asked_within(resources.user_store(settings), user))
+    st.caption("あなたの閲覧範囲（機密性・グループ）内の利用者の質問から集計しています。")
     if terms:
         st.dataframe(pd.DataFrame(terms, columns=["語", "質問数"]), hide_index=True, width="stretch")
     else:

@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from app.audit import AuditEvent
+from app.auth import User, UserStore
 
 # Pages by action, for events that do not name their page (e.g. recorded by the CLI).
 ACTION_PAGES = {"question": "質問", "feedback": "質問", "draft": "答弁作成", "export": "答弁作成",
@@ -82,11 +83,32 @@ def _default_terms(text: str) -> list[str]:
     return list(policy_terms(text))
 
 
+def asked_within(store: UserStore, viewer: User) -> Callable[[str], bool]:
+    """Whether a question's asker is someone whose access lies within ``viewer``'s (clearance no
+    higher, no group the viewer lacks), as the users file says now. A question's words tell what
+    the asker could read: a 機密性3 term must not reach a 機密性1 administrator. Askers the
+    file does not know (removed users, the CLI, single sign-on) are left out."""
+    seen: dict[str, bool] = {}
+    mine = set(viewer.access.groups)
+
+    def within(name: str) -> bool:
+        if name not in seen:
+            asker = store.get(name)
+            seen[name] = asker is not None and asker.clearance <= viewer.clearance and set(asker.access.groups) <= mine
+        return seen[name]
+
+    return within
+
+
 def frequent_terms(events: Iterable[AuditEvent], n: int = 20,
-                   terms: Callable[[str], list[str]] = _default_terms) -> list[tuple[str, int]]:
-    """The topic terms most often asked about (each counted once per question)."""
+                   terms: Callable[[str], list[str]] = _default_terms,
+                   include: Callable[[str], bool] | None = None) -> list[tuple[str, int]]:
+    """The topic terms most often asked about (each counted once per question), from the
+    questions of the users ``include`` accepts (see ``asked_within``)."""
     counts: Counter[str] = Counter()
     for e in events:
+        if include is not None and not include(e.user):
+            continue
         if e.action == "question" and e.parameters.get("question"):
             found = terms(str(e.parameters["question"]))
             # Whole compounds only: マイナンバーカード, not also マイナンバー and カード.

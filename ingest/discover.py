@@ -8,6 +8,10 @@ refused (it could expose files the user did not mean to publish). A folder may h
     confidentiality = 1
     groups = ["all"]
     exclude = ["ATTRIBUTION.md"]   # file name patterns not to ingest
+
+A ``.gyosei.toml`` that is not valid TOML or holds a value of the wrong kind (``groups =
+"secret"``, a string where a list is needed, would otherwise be read letter by letter) refuses
+the files below it with a Japanese reason naming the file: access settings are never guessed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ingest.readers import is_supported
+from retrieval.types import DOC_TYPES
 
 FOLDER_META = ".gyosei.toml"
 _META_KEYS = {"doc_type", "confidentiality", "groups", "exclude"}
@@ -62,8 +67,37 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in parts)
 
 
-def _folder_defaults(path: Path, root: Path, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
-    """Merge ``.gyosei.toml`` files from the root down to the file's folder (nearest wins)."""
+class BadFolderMeta(Exception):
+    """A ``.gyosei.toml`` that cannot be used (Japanese reason naming the file)."""
+
+
+def _string_list(meta_file: Path, key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        example = f'{key} = ["{value}"]' if isinstance(value, str) else f'{key} = ["all"]'
+        raise BadFolderMeta(f"{meta_file}: {key} は文字列のリストで書いてください（例: {example}）。"
+                            "この設定が直るまで、このフォルダのファイルは取り込みません")
+    return [v.strip() for v in value]
+
+
+def _checked_meta(meta_file: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The known keys of one ``.gyosei.toml``, each of the kind it must be."""
+    meta = {k: v for k, v in data.items() if k in _META_KEYS}
+    if "groups" in meta:
+        meta["groups"] = _string_list(meta_file, "groups", meta["groups"])
+    if "exclude" in meta:
+        meta["exclude"] = _string_list(meta_file, "exclude", meta["exclude"])
+    level = meta.get("confidentiality")
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 3):
+        raise BadFolderMeta(f"{meta_file}: confidentiality は 1〜3 の整数で書いてください（{level!r} が書かれています）")
+    doc_type = meta.get("doc_type")
+    if doc_type is not None and doc_type not in DOC_TYPES:
+        raise BadFolderMeta(f"{meta_file}: doc_type {doc_type!r} は使えません（{', '.join(DOC_TYPES)} のいずれか）")
+    return meta
+
+
+def _folder_defaults(path: Path, root: Path, cache: dict[Path, dict[str, Any] | BadFolderMeta]) -> dict[str, Any]:
+    """Merge ``.gyosei.toml`` files from the root down to the file's folder (nearest wins);
+    BadFolderMeta when one of them cannot be used."""
     folders = [path.parent]
     while folders[-1] != root and root in folders[-1].parents:
         folders.append(folders[-1].parent)
@@ -71,18 +105,26 @@ def _folder_defaults(path: Path, root: Path, cache: dict[Path, dict[str, Any]]) 
     for folder in reversed(folders):
         if folder not in cache:
             meta_file = folder / FOLDER_META
-            data: dict[str, Any] = {}
+            data: dict[str, Any] | BadFolderMeta = {}
             if meta_file.is_file():
-                with meta_file.open("rb") as fh:
-                    data = {k: v for k, v in tomllib.load(fh).items() if k in _META_KEYS}
+                try:
+                    with meta_file.open("rb") as fh:
+                        data = _checked_meta(meta_file, tomllib.load(fh))
+                except tomllib.TOMLDecodeError as exc:
+                    data = BadFolderMeta(f"{meta_file}: TOML として読めません（{exc}）")
+                except BadFolderMeta as exc:
+                    data = exc
             cache[folder] = data
-        merged.update(cache[folder])
+        found = cache[folder]
+        if isinstance(found, BadFolderMeta):
+            raise found
+        merged.update(found)
     return merged
 
 
 def discover(paths: list[Path], data_dir: Path | None = None) -> Iterator[Candidate | Refused]:
     """Yield a ``Candidate`` per readable file under ``paths`` and a ``Refused`` per refused one."""
-    meta_cache: dict[Path, dict[str, Any]] = {}
+    meta_cache: dict[Path, dict[str, Any] | BadFolderMeta] = {}
     for given in paths:
         if not given.exists() and not given.is_symlink():
             yield Refused(given, "指定されたパスが見つかりません")
@@ -101,7 +143,11 @@ def discover(paths: list[Path], data_dir: Path | None = None) -> Iterator[Candid
                 if not target.is_file():
                     yield Refused(path, "リンク先がファイルではありません")
                     continue
-            defaults = _folder_defaults(absolute, given.absolute() if given.is_dir() else absolute.parent, meta_cache)
+            try:
+                defaults = _folder_defaults(absolute, given.absolute() if given.is_dir() else absolute.parent, meta_cache)
+            except BadFolderMeta as exc:
+                yield Refused(path, str(exc))
+                continue
             if any(fnmatch.fnmatch(path.name, pattern) for pattern in defaults.pop("exclude", [])):
                 continue
             if not is_supported(path):

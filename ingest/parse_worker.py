@@ -32,24 +32,94 @@ from retrieval.errors import ReaderError
 __all__ = ["ParseWorker", "parse_with_timeout", "shared_worker"]
 
 
+def _address_space_bytes() -> int:
+    """This process's current virtual memory size (Linux /proc; 0 where unknown)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _peak_address_space_bytes() -> int:
+    """The largest virtual memory size this process has had (Linux VmPeak; 0 where unknown)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _limit_memory(extra_bytes: int) -> int:
+    """Let this process grow by at most ``extra_bytes`` (0: back to no limit); the new limit."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    soft = hard if extra_bytes <= 0 else _address_space_bytes() + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    return soft
+
+
+# How close to the limit the peak must have come for a failure to count as the limit's doing
+# (libxml2 reports a failed allocation as "unknown error").
+_NEAR_LIMIT_BYTES = 32 * 1024 * 1024
+
+
+def _caused_by_memory(exc: BaseException | None) -> bool:
+    """Whether ``exc`` or an exception it was raised from is a MemoryError (readers wrap errors;
+    libxml2, under lxml, reports a failed allocation as a syntax error)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, MemoryError) or "memory allocation failed" in str(exc).lower():
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+# Loaded before any memory limit applies: a codec whose import fails under the limit would be
+# remembered as unknown for the rest of the child's life.
+_CODECS = ("utf-8", "utf-8-sig", "utf-16", "cp932", "shift_jis", "euc_jp", "iso2022_jp", "ascii", "latin-1")
+
+
 def _serve(conn: Connection) -> None:
-    """The child's loop: run each (fn, args) it receives and send back the outcome."""
+    """The child's loop: run each (fn, args, memory limit) it receives and send back the outcome.
+    After a failure under a memory limit the child exits (a failed allocation may have left any
+    module half-imported): the parent starts a fresh one for the next call."""
+    import codecs
+
+    for name in _CODECS:
+        codecs.lookup(name)
     while True:
         try:
-            fn, args = conn.recv()
+            fn, args, memory_bytes = conn.recv()
         except (EOFError, OSError):
             return  # the parent is gone
+        limit = 0
         try:
+            limit = _limit_memory(memory_bytes)
             outcome: tuple[Any, ...] = ("ok", fn(*args))
-        except ReaderError as exc:
-            # ReaderError's constructor takes (path, reason): send the parts, not the exception.
-            outcome = ("reader_error", exc.path, exc.reason)
-        except BaseException as exc:  # a parser bug; the parent turns it into a ReaderError
-            outcome = ("error", describe_exception(exc))
+        except BaseException as exc:
+            near_limit = memory_bytes > 0 and _peak_address_space_bytes() >= limit - _NEAR_LIMIT_BYTES
+            if near_limit or _caused_by_memory(exc):
+                outcome = ("memory",)
+            elif isinstance(exc, ReaderError):
+                # ReaderError's constructor takes (path, reason): send the parts, not the exception.
+                outcome = ("reader_error", exc.path, exc.reason)
+            else:  # a parser bug; the parent turns it into a ReaderError
+                outcome = ("error", describe_exception(exc))
+        finally:
+            _limit_memory(0)
         try:
             conn.send(outcome)
         except Exception as exc:  # the result does not pickle
             conn.send(("error", describe_exception(exc)))
+        if memory_bytes > 0 and outcome[0] != "ok":
+            return
 
 
 def _kill_tree(pid: int) -> None:
@@ -80,8 +150,10 @@ class ParseWorker:
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
 
-    def run(self, fn: Callable[..., Any], args: tuple[Any, ...], seconds: float, path: Path | str | None = None) -> Any:
-        """``fn(*args)`` in the child; ReaderError when it fails, dies or overruns ``seconds``.
+    def run(self, fn: Callable[..., Any], args: tuple[Any, ...], seconds: float, path: Path | str | None = None,
+            memory_mb: float = 0) -> Any:
+        """``fn(*args)`` in the child; ReaderError when it fails, dies, overruns ``seconds`` or
+        needs more than ``memory_mb`` MB on top of what the child uses (0: no memory limit).
 
         ``path`` names the file in messages (default: the first argument).
         """
@@ -89,7 +161,7 @@ class ParseWorker:
         with self._lock:
             conn = self._ensure()
             try:
-                conn.send((fn, args))
+                conn.send((fn, args, int(memory_mb * 1024 * 1024)))
                 ready = conn.poll(seconds)
             except (OSError, EOFError):
                 ready = None
@@ -106,8 +178,11 @@ class ParseWorker:
                 outcome = conn.recv()
             except (EOFError, OSError):
                 outcome = None
-            if outcome is None:
-                self._stop()
+            if outcome is None or (memory_mb > 0 and outcome[0] != "ok"):
+                self._stop()  # the child exits after a failure under a memory limit: never reuse it
+        if outcome is not None and outcome[0] == "memory":
+            raise ReaderError(path, f"解析に必要なメモリが上限（{memory_mb:g} MB）を超えました。ファイルが大きすぎるか、"
+                                    "圧縮爆弾の可能性があります（上限は GYOSEI_LIMITS__PARSE_MEMORY_MB で変えられます）。")
         if outcome is None:
             raise ReaderError(path, "解析中に処理が異常終了しました（メモリ不足、または解析ライブラリの障害の可能性があります）。")
         if outcome[0] == "ok":
@@ -178,13 +253,15 @@ def shared_worker() -> ParseWorker:
         return _shared
 
 
-def parse_with_timeout(fn: Callable[..., Any], path: Path, seconds: float, *args: Any, worker: ParseWorker | None = None) -> Any:
-    """``fn(path, *args)`` stopped after ``seconds`` (ReaderError 「解析が{n}秒で終わりませんでした」).
+def parse_with_timeout(fn: Callable[..., Any], path: Path, seconds: float, *args: Any, worker: ParseWorker | None = None,
+                       memory_mb: float = 0) -> Any:
+    """``fn(path, *args)`` stopped after ``seconds`` (ReaderError 「解析が{n}秒で終わりませんでした」)
+    or when it needs more than ``memory_mb`` MB (0: no memory limit).
 
-    ``seconds <= 0`` runs ``fn`` in this process without a limit.
+    ``seconds <= 0`` runs ``fn`` in this process without either limit.
 
     >>> doc = parse_with_timeout(read_pdf, Path("a.pdf"), 120, "a.pdf")  # doctest: +SKIP
     """
     if seconds <= 0:
         return fn(path, *args)
-    return (worker or shared_worker()).run(fn, (path, *args), seconds, path=path)
+    return (worker or shared_worker()).run(fn, (path, *args), seconds, path=path, memory_mb=memory_mb)

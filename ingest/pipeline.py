@@ -24,13 +24,13 @@ import json
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Sequence
 
 from ingest.chunker import chunk_document
 from ingest.discover import Candidate, Refused, discover, stable_id
 from ingest.document import Document, Section
+from ingest.ingest_types import FileResult, IngestObserver, IngestOptions, IngestReport, NullObserver
 from ingest.readers import read_path
 from retrieval.embedder import Embedder
 from retrieval.errors import GyoseiError, ReaderError
@@ -43,85 +43,7 @@ log = logging.getLogger(__name__)
 
 SECTION_SEPARATOR = "\n\n"
 
-
-@dataclass
-class FileResult:
-    """What happened to one file: indexed / skipped / failed (with a Japanese reason)."""
-
-    path: str
-    status: str
-    documents: int = 0
-    chunks: int = 0
-    skipped_documents: int = 0
-    reasons: list[str] = field(default_factory=list)
-
-
-@dataclass
-class IngestReport:
-    """The summary of one run."""
-
-    files: list[FileResult] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def _count(self, status: str) -> int:
-        return sum(1 for f in self.files if f.status == status)
-
-    @property
-    def indexed(self) -> int:
-        return self._count("indexed")
-
-    @property
-    def skipped(self) -> int:
-        return self._count("skipped")
-
-    @property
-    def failed(self) -> int:
-        return self._count("failed")
-
-    @property
-    def chunks(self) -> int:
-        return sum(f.chunks for f in self.files)
-
-    @property
-    def documents(self) -> int:
-        return sum(f.documents for f in self.files)
-
-    @property
-    def nothing_indexed(self) -> bool:
-        """True when files were given but none could be used (indexed or skipped as unchanged)."""
-        return bool(self.files) and self.indexed == 0 and self.skipped == 0
-
-
-class IngestObserver(Protocol):
-    """Receives progress events (the CLI draws a progress bar, the UI a st.progress)."""
-
-    def files_found(self, count: int) -> None: ...
-
-    def file_done(self, result: FileResult) -> None: ...
-
-    def chunks_written(self, count: int) -> None: ...
-
-
-class NullObserver:
-    def files_found(self, count: int) -> None:
-        pass
-
-    def file_done(self, result: FileResult) -> None:
-        pass
-
-    def chunks_written(self, count: int) -> None:
-        pass
-
-
-@dataclass
-class IngestOptions:
-    """Per-run overrides; ``None`` means: folder defaults, then the reader's, then settings."""
-
-    doc_type: str | None = None
-    confidentiality: int | None = None
-    groups: list[str] | None = None
-    sync: bool = False
+__all__ = ["Ingestor", "FileResult", "IngestReport", "IngestObserver", "NullObserver", "IngestOptions"]
 
 
 class Ingestor:
@@ -154,6 +76,7 @@ class Ingestor:
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight: tuple[list[Chunk], Future[list[list[float]]]] | None = None
         self._existing: dict[str, DocInfo] = {}
+        self._readable: set[str] = set()
         self._cleared: set[str] = set()
 
     # -- public ---------------------------------------------------------------------------
@@ -165,6 +88,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         self._existing = self.index.documents()
+        self._readable = set(self.index.documents(options.writer)) if options.writer is not None else set(self._existing)
         self._cleared = set()
         items = list(discover(list(paths), self.data_dir))
         self.observer.files_found(len(items))
@@ -203,19 +127,30 @@ class Ingestor:
     # -- one file -------------------------------------------------------------------------
     def _ingest_file(self, item: Candidate, options: IngestOptions, seen_docs: set[str]) -> FileResult:
         result = FileResult(str(item.path), "skipped")
+
+        def failed(reason: str) -> None:  # one record or document of the file, not the file
+            result.reasons.append(reason)
+            result.failed_documents += 1
+
         try:
-            for doc in read_path(item.path, item.doc_id, on_problem=result.reasons.append, limits=self.limits):
+            for doc in read_path(item.path, item.doc_id, on_problem=failed, limits=self.limits):
                 doc.source_path = item.doc_id  # the stable id of the file it came from
+                if options.id_scope and not doc.doc_id.startswith(options.id_scope):
+                    doc.doc_id = options.id_scope + doc.doc_id
+                if doc.doc_id in seen_docs:
+                    failed(f"{item.path}: ID {doc.doc_id} の文書が重複しているため、後の方を読み飛ばしました")
+                    continue
                 try:
                     self._apply_defaults(doc, item, options)
+                    written = self._ingest_document(doc, options, result)
                 except ReaderError as exc:
-                    result.reasons.append(str(exc))
+                    failed(str(exc))
                     continue
-                if doc.doc_id in seen_docs:
-                    result.reasons.append(f"{item.path}: ID {doc.doc_id} の文書が重複しているため、後の方を読み飛ばしました")
+                except Exception as exc:  # one bad document must not drop the ones after it
+                    log.exception("unexpected error while indexing %s from %s", doc.doc_id, item.path)
+                    failed(f"{item.path}: 文書 {doc.doc_id} を登録できませんでした（{type(exc).__name__}）")
                     continue
                 seen_docs.add(doc.doc_id)
-                written = self._ingest_document(doc)
                 if written is None:
                     result.skipped_documents += 1
                 else:
@@ -249,22 +184,52 @@ class Ingestor:
             )
         doc.metadata["confidentiality"] = level
         groups = options.groups or defaults.get("groups") or doc.metadata.get("groups") or self.security.default_groups
+        if isinstance(groups, str) or not isinstance(groups, (list, tuple, set)):
+            # A record's "groups": "secret" must not become the groups s, e, c, r, t.
+            raise ReaderError(item.path, f"groups は文字列のリストで指定してください（{groups!r}）: {doc.title or doc.doc_id}")
         doc.metadata["groups"] = sorted({str(g) for g in groups})
 
     # -- one document ---------------------------------------------------------------------
-    def _ingest_document(self, doc: Document) -> int | None:
-        """Write ``doc`` unless unchanged; return chunks written, or None when skipped."""
+    def _ingest_document(self, doc: Document, options: IngestOptions, result: FileResult) -> int | None:
+        """Write ``doc`` unless unchanged; return chunks written, or None when skipped.
+        ReaderError when it would replace a document its writer may not replace."""
         content_hash, total = self._fingerprint(doc)
         if total == 0:
             raise ReaderError(doc.source_path or doc.doc_id, f"本文がありません（{doc.title or doc.doc_id}）")
+        if total > self.limits.max_chunks_per_document:
+            raise ReaderError(doc.source_path or doc.doc_id,
+                              f"文書 {doc.doc_id} が大きすぎます（{total} チャンク。上限 {self.limits.max_chunks_per_document}）")
         existing = self._existing.get(doc.doc_id)
         if existing is not None and existing.complete and existing.content_hash == content_hash and existing.doc_chunks == total:
             return None
+        if existing is not None:
+            self._check_replacement(doc, existing, options, result)
         for chunk in self._chunks(doc, content_hash, total):
             self._pending.append(chunk)
             if len(self._pending) >= self.batch_size:
                 self._flush()
         return total
+
+    def _check_replacement(self, doc: Document, existing: DocInfo, options: IngestOptions, result: FileResult) -> None:
+        """ReaderError when writing ``doc`` over ``existing`` is refused; a confirmed
+        replacement is noted in ``result.replaced``.
+
+        A document belongs to the file that wrote it: another file may replace it only when
+        confirmed (``replace``), and an upload (``writer``) only when that user may read it,
+        so nobody overwrites what they cannot see. An upload replacing its own file's earlier
+        version needs the confirmation too: the page asks before anything is written over.
+        """
+        other_source = (existing.source_path or "") != (doc.source_path or "")
+        if options.writer is None and not other_source:
+            return  # the operator re-ingesting a changed file: the normal update
+        if doc.doc_id not in self._readable:
+            raise ReaderError(doc.source_path or doc.doc_id, f"文書ID {doc.doc_id} は既に別の文書が使っているため登録できません"
+                                                            "（その文書を閲覧する権限がありません）。ファイル名か記録の id を変えてください")
+        if not options.replace:
+            where = f"（{existing.source_path} から登録済み）" if other_source and existing.source_path else ""
+            raise ReaderError(doc.source_path or doc.doc_id, f"文書ID {doc.doc_id} は登録済みです{where}。"
+                                                            "置き換える場合は「既存の文書を置き換える」を確認して、もう一度取り込んでください")
+        result.replaced.append(doc.doc_id)
 
     def _fingerprint(self, doc: Document) -> tuple[str, int]:
         """Content hash over metadata and normalized text, and the number of chunks (pass 1)."""

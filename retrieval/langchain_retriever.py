@@ -33,7 +33,8 @@ class GyoseiRetriever(BaseRetriever):
 
     ``access`` has no default: every search is made for a known clearance and set of groups, and
     the index applies it inside the query. Each document's metadata is the chunk's payload (minus
-    its text) plus ``score`` and ``citation`` (the source named for the user).
+    its text) plus ``rank`` (1 = best) and ``citation`` (the source named for the user). No raw
+    score: a sparse score carries IDF counted over every chunk, hidden ones included.
 
     >>> retriever = GyoseiRetriever(searcher=searcher, access=Access(clearance=2, groups=["soumu"]))
     >>> docs = retriever.invoke("電子帳簿保存の要件は")  # doctest: +SKIP
@@ -51,12 +52,12 @@ class GyoseiRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         hits = self.searcher.search(query, self.access, self.filters, self.mode, self.k)
-        return [hit_to_document(hit) for hit in hits]
+        return [hit_to_document(hit, rank) for rank, hit in enumerate(hits, 1)]
 
 
-def hit_to_document(hit: Hit) -> Document:
-    """A search hit as a LangChain ``Document``: text as content, payload + score + citation as metadata."""
+def hit_to_document(hit: Hit, rank: int = 1) -> Document:
+    """A search hit as a LangChain ``Document``: text as content, payload + rank + citation as metadata."""
     metadata = {key: value for key, value in hit.payload.items() if key != "text"}
-    metadata["score"] = hit.score
+    metadata["rank"] = rank
     metadata["citation"] = describe_source(hit.payload)
     return Document(page_content=hit.text, metadata=metadata, id=hit.chunk_id)

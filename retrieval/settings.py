@@ -80,7 +80,8 @@ class LimitsSettings(BaseModel):
 
     A file over a limit is refused with a Japanese reason (``ingest.safety.check_file``); a parse
     running longer than ``parse_timeout_s`` is stopped (0 turns the time limit off and parses
-    in-process); a longer question is refused (``retrieval.query_limits.check_query``).
+    in-process) and one using more than ``parse_memory_mb`` of memory fails; a document of more
+    than ``max_chunks_per_document`` chunks is refused; a longer question is refused (``retrieval.query_limits.check_query``).
     """
 
     max_file_mb: float = Field(default=100, gt=0)
@@ -88,6 +89,9 @@ class LimitsSettings(BaseModel):
     max_unzipped_mb: float = Field(default=512, gt=0)  # DOCX: total size once uncompressed
     max_zip_ratio: float = Field(default=100, gt=1)  # DOCX: per-entry uncompressed/compressed
     parse_timeout_s: float = Field(default=120, ge=0)
+    # Address space of the parse worker (RLIMIT_AS): a crafted file fails alone, not the server.
+    parse_memory_mb: float = Field(default=2048, ge=0)
+    max_chunks_per_document: int = Field(default=100_000, ge=1)  # one document: a 100 MB text file is ~80k chunks
     max_query_chars: int = Field(default=2000, ge=1)
     max_draft_question_chars: int = Field(default=20_000, ge=1)  # a 質問主意書 to draft an answer to
     max_filename_chars: int = Field(default=120, ge=8)
@@ -146,12 +150,17 @@ class AuditSettings(BaseModel):
     ``psycopg`` package; put the password in ``password`` or libpq's ~/.pgpass, not in the URL).
     ``retention_days``: ``gyosei audit purge`` removes older events (set by the agency's rules).
     ``user``: the name the CLI records (default: the login name).
+    ``key_file`` / ``checkpoint_file``: the HMAC key of the hash chain (created once, 0600) and
+    the signed checkpoint; default next to a SQLite file (``var/audit.sqlite3.key``), else
+    ``var/audit.key``. Keep the key where the database's administrators cannot write.
     """
 
     url: str = "sqlite:///var/audit.sqlite3"
     password: SecretStr | None = None
     retention_days: int = Field(default=1095, ge=1)
     user: str | None = None
+    key_file: Path | None = None
+    checkpoint_file: Path | None = None
 
 
 class AuthSettings(BaseModel):

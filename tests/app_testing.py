@@ -3,6 +3,7 @@ tmp_path, a signed-in session, and the text a page shows."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,13 @@ def app_env(tmp_path, monkeypatch) -> Path:
 
 
 def app(user: User | None = None, timeout: float = 60) -> AppTest:
-    """The app from its entry point, optionally with ``user`` already signed in."""
+    """The app from its entry point, optionally with ``user`` already signed in (as the users
+    file of ``app_env`` holds them now: the gate re-checks the session against it on every run)."""
     at = AppTest.from_file(HOME, default_timeout=timeout)
     if user is not None:
-        at.session_state["user"] = user
+        users_file = os.environ.get("GYOSEI_AUTH__USERS_FILE")
+        stored = UserStore(Path(users_file)).get(user.name) if users_file and user.via == "local" else None
+        at.session_state["user"] = stored or user
     return at
 
 

@@ -45,3 +45,9 @@ def raise_value_error(path: Path) -> None:
 def raise_reader_error(path: Path) -> None:
     """A parser that refuses the file properly."""
     raise ReaderError(path, "PDFファイルが壊れているか、途中で切れています。")
+
+
+def allocate(path: Path, megabytes: int) -> int:
+    """A parse that balloons (a decompression bomb's XML tree): holds ``megabytes`` at once."""
+    block = bytearray(megabytes * 1024 * 1024)
+    return len(block)

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from app.audit import AuditLog
+from app.auth import UserStore
 from app.eval_view import list_reports, metric_table
 from app.factory import build_answerer
 from eval.answers_eval import evaluate_answers, markdown_answers
@@ -20,7 +21,7 @@ from eval.retrieval_eval import evaluate_retrieval
 from retrieval.embedder import HashEmbedder
 from retrieval.settings import Settings
 
-from .app_testing import ADMIN, app_env, open_page, texts  # noqa: F401  (fixture)
+from .app_testing import ADMIN, PASSWORD, app_env, open_page, texts  # noqa: F401  (fixture)
 from .test_eval_compare import _tiny_beir
 
 # (stem in the folder, kind, created): listed newest first by their "created" field.
@@ -93,6 +94,8 @@ def test_evaluation_page_shows_a_report_its_chart_and_compares_two_runs(app_env,
 
 
 def test_usage_page_renders_from_the_audit_log(app_env):
+    # Frequent terms come from askers the users file knows, within the viewer's access.
+    UserStore(app_env / "var/users.json").add("tanaka", PASSWORD, clearance=1)
     with AuditLog(f"sqlite:///{app_env / 'var/audit.sqlite3'}") as log:
         for q, ms in [("マイナンバーカードの交付状況", 120), ("マイナンバーカードの利用", 300), ("行政手続法の目的", 80),
                       ("標準処理期間", 200)]:

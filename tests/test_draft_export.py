@@ -163,7 +163,7 @@ def test_markdown_holds_the_same_sections(draft):
         assert f"### 論点{i}" in md and f"**問**　{pd.point.text}" in md
     assert "### 論点3（三）【要確認】" in md and NEEDS_REVIEW in md
     for src in draft.sources:
-        assert f"[{src.n}] {source_line(src)}" in md and src.url in md
+        assert f"[{src.n}] {source_line(src, markdown=True)}" in md and f"<{src.url}>" in md
     row = next(line for line in md.splitlines() if line.startswith("| 論点1 |"))
     assert "三万円" in row and "四万円" in row and "数値" in row
     assert "| 答弁案の文 | 過去の答弁・資料の文 | 理由 |" in md

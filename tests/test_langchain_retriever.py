@@ -122,8 +122,8 @@ def test_invoke_returns_cited_documents(searcher):
     assert "text" not in top.metadata
     assert top.metadata["citation"] == describe_source(target.payload()) == "転地療養のための費用"
     assert top.metadata["title"] == "転地療養のための費用" and top.metadata["doc_type"] == "faq"
-    scores = [d.metadata["score"] for d in docs]
-    assert all(isinstance(s, float) for s in scores) and scores == sorted(scores, reverse=True)
+    assert [d.metadata["rank"] for d in docs] == list(range(1, len(docs) + 1))  # ranks, never raw scores
+    assert "score" not in top.metadata
 
 
 def test_diet_speech_citation_names_meeting_speaker_and_date(searcher):
@@ -198,11 +198,11 @@ def test_composes_in_lcel_chains(searcher):
 
 def test_hit_to_document_keeps_payload_fields_and_drops_text():
     chunk = BY_DOC["internal/finance-memo"]
-    doc = hit_to_document(Hit(chunk_id=chunk.chunk_id, score=0.5, payload=chunk.payload()))
+    doc = hit_to_document(Hit(chunk_id=chunk.chunk_id, score=0.5, payload=chunk.payload()), rank=3)
     assert doc.page_content == chunk.text and doc.id == chunk.chunk_id
-    assert doc.metadata["groups"] == ["finance"] and doc.metadata["score"] == 0.5
+    assert doc.metadata["groups"] == ["finance"] and doc.metadata["rank"] == 3
     assert doc.metadata["citation"] == "財務課内部資料 ／ 2024-08-01"
-    assert set(doc.metadata) == (set(chunk.payload()) - {"text"}) | {"score", "citation"}
+    assert set(doc.metadata) == (set(chunk.payload()) - {"text"}) | {"rank", "citation"}
 
 
 # -- the real model ------------------------------------------------------------------------------

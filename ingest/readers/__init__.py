@@ -56,10 +56,11 @@ def read_path(
         limits = LimitsSettings()
     check_file(path, limits)
 
-    # PDF, Word and HTML parsers (pdfium, python-docx/unstructured, LibreOffice, lxml.html) can
-    # spin on crafted input: they run in a child process that the time limit can kill.
+    # Parsers that build a whole document (pdfium, python-docx, LibreOffice, lxml, json) can spin
+    # or balloon on crafted input: they run in a child process with a time and a memory limit.
+    # Text and JSONL are read line by line here (memory bounded by one line of a size-checked file).
     def parse(fn: Callable[..., Any], *args: Any) -> Any:
-        return parse_with_timeout(fn, path, limits.parse_timeout_s, *args)
+        return parse_with_timeout(fn, path, limits.parse_timeout_s, *args, memory_mb=limits.parse_memory_mb)
 
     try:
         with path.open("rb") as fh:
@@ -74,15 +75,15 @@ def read_path(
 
         if not looks_like_kokkai_json(head):
             raise ReaderError(path, "対応していないJSON形式です（国会会議録検索システムAPIの応答のみ読み込めます。記録の一覧は .jsonl で渡してください）")
-        yield from read_kokkai_json(path)
+        yield from parse(_all_of, read_kokkai_json)
     elif ext == ".xml":
         from ingest.readers.kokkai import looks_like_kokkai_xml, read_kokkai_xml
         from ingest.readers.laws import looks_like_egov_xml, read_egov_xml
 
         if looks_like_egov_xml(head):
-            yield read_egov_xml(path)
+            yield parse(read_egov_xml)
         elif looks_like_kokkai_xml(head):
-            yield from read_kokkai_xml(path)
+            yield from parse(_all_of, read_kokkai_xml)
         else:
             raise ReaderError(path, "対応していないXML形式です（e-Gov法令XMLと国会会議録検索システムAPIの応答のみ読み込めます）")
     elif ext == ".jsonl":
@@ -109,10 +110,15 @@ def read_path(
             yield _streamed_text(path, doc_id)
             return
         if ext in {".md", ".markdown"}:
-            yield files.read_md(path, doc_id)  # a line parser: nothing in it can hang
+            yield parse(files.read_md, doc_id)
             return
         reader = {".pdf": files.read_pdf, ".docx": files.read_docx, ".doc": files.read_doc}[ext]
         yield parse(reader, doc_id)
+
+
+def _all_of(path: Path, reader: Callable[[Path], Iterator[Document]]) -> list[Document]:
+    """Every document ``reader`` yields for ``path``, as a list (what the parse worker sends back)."""
+    return list(reader(path))
 
 
 class _TextSections:

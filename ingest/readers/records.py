@@ -43,6 +43,7 @@ _URL_KEYS = ("url", "source_url")
 _CONSUMED = {"id", "_id", "title", "text", "question", "answer", "metadata", "doc_type", "date", "url", "source_url"}
 _MD_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _MD_LINK_RE = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 TITLE_FROM_QUESTION_CHARS = 60
 
@@ -163,6 +164,8 @@ def _parse_line(
         raise _LineProblem(f"JSONとして読めません（{exc.colno}文字目: {exc.msg}）") from exc
     if not isinstance(record, dict):
         raise _LineProblem("JSONオブジェクトではありません")
+    if _has_lone_surrogate(record):
+        raise _LineProblem("対になっていないサロゲート（\\ud800 などのエスケープ）が含まれていて、文字として読めません")
 
     raw_id = next((record[k] for k in _ID_KEYS if record.get(k) not in (None, "")), None)
     if raw_id is None:
@@ -226,6 +229,17 @@ def _parse_line(
         source_path=str(path),
         metadata=metadata,
     )
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` holds a lone surrogate (valid JSON, not text)."""
+    if isinstance(value, str):
+        return _SURROGATE_RE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _first_str(mapping: dict[str, Any], keys: tuple[str, ...]) -> str | None:

@@ -53,7 +53,8 @@ class EdgeIndex:
         self._lock: WriterLock | None = None
         self._shard: Any = None
         if not read_only:
-            self.path.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self.path.mkdir(parents=True, mode=0o700)  # 機密性3 text is stored in plain form here
             self._lock = WriterLock(self.path)  # before reading the config: no creator races us
         try:
             stored = _stored_dimension(self.path)

@@ -3,7 +3,7 @@
 Fast tests: the rules and the checker (hash embedder) on real answer sentences, changed by one
 figure, one date, one negation, one stance word or one article number, against the real speech;
 the unchanged sentence and harmless rewritings (kanji vs digits, 令和 vs 西暦) are not flagged.
-Slow tests: the real embedder and the NLI classifier trained from eval/datasets/nli.
+Slow tests: the real embedder and the NLI classifier trained from retrieval/data/nli.
 """
 
 from __future__ import annotations

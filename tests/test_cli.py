@@ -115,5 +115,5 @@ def test_forcing_a_path_this_cpu_cannot_run_is_a_japanese_error_not_a_traceback(
         forced = "onnx-int8"
     monkeypatch.setenv("GYOSEI_EMBEDDING__PRECISION", forced)
     result = CliRunner().invoke(main, ["search", "行政手続法の目的"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the CLI's exit status for a configuration error
     assert "Traceback" not in result.output and "GYOSEI_EMBEDDING__PRECISION" in " ".join(result.output.split())

@@ -79,7 +79,7 @@ class GyoseiApi:
         self._lock = threading.Lock()
 
     # -- routing --------------------------------------------------------------------------
-    def handle(self, method: str, path: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+    def handle(self, method: str, path: str, body: dict[str, Any], token: str | None, source: str = "") -> dict[str, Any]:
         """The JSON reply for one request; raises ApiError for the client's mistakes."""
         if method == "GET" and path == "/api/health":
             return {"status": "ok"}
@@ -89,7 +89,7 @@ class GyoseiApi:
             name, password = body.get("user", ""), body.get("password", "")
             if not isinstance(name, str) or not isinstance(password, str):
                 raise ApiError(HTTPStatus.BAD_REQUEST, "user と password は文字列で指定してください。")
-            return self.login(name, password)
+            return self.login(name, password, source)
         if path == "/api/logout":
             return self.logout(token)
         routes = {"/api/ask": self.ask, "/api/search": self.search}
@@ -98,8 +98,8 @@ class GyoseiApi:
         return routes[path](self.user_for(token), body)
 
     # -- sign-in --------------------------------------------------------------------------
-    def login(self, name: str, password: str) -> dict[str, Any]:
-        attempt = sign_in(self.users, self.throttle, name, password)
+    def login(self, name: str, password: str, source: str = "") -> dict[str, Any]:
+        attempt = sign_in(self.users, self.throttle, name, password, source)
         if self.audit is not None:  # refused attempts too, as the UI records them
             self.audit.record(name or "(空欄)", "sign_in", {"via": "api"}, outcome=attempt.outcome)
         if attempt.outcome == "blocked":
@@ -224,7 +224,7 @@ def make_handler(api: GyoseiApi) -> type[BaseHTTPRequestHandler]:
                     api.user_for(token)  # 401 before a byte of the body is read
                 body = self._body() if method == "POST" else {}
                 body_read = True
-                self._reply(HTTPStatus.OK, api.handle(method, path, body, token))
+                self._reply(HTTPStatus.OK, api.handle(method, path, body, token, source=str(self.client_address[0])))
             except InputError as exc:
                 self._reply(exc.status, {"error": exc.message}, close=True)
             except ApiError as exc:

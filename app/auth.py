@@ -231,19 +231,31 @@ class SignInAttempt:
     wait_s: float = 0.0
 
 
-def sign_in(store: UserStore, throttle: LoginThrottle, name: str, password: str) -> SignInAttempt:
+# A name is locked for everyone only after this many times ``max_failures`` (guessing spread
+# over many addresses); from one address, after ``max_failures``.
+ACCOUNT_FACTOR = 10
+
+
+def sign_in(store: UserStore, throttle: LoginThrottle, name: str, password: str, source: str = "") -> SignInAttempt:
     """One sign-in with a local password, for every face: the throttle first, then the
     password; the throttle learns the outcome. AuthError if the users file cannot be read.
+
     The throttle counts by the normalized name (case folded too): spelling a name another way
-    (a trailing space, an ideographic space, full-width letters) is the same name to it."""
+    (a trailing space, an ideographic space, full-width letters) is the same name to it. It
+    counts per (name, ``source``: the client's address) so that a guesser cannot lock the real
+    user out from elsewhere, and per name at ``ACCOUNT_FACTOR`` times the limit so that guessing
+    from many addresses is still bounded (as careful sign-in services do)."""
     key = normalize_name(name).casefold()
-    wait = throttle.blocked_for(key)
+    pair = f"{key}\x00{source}"
+    wait = max(throttle.blocked_for(pair), throttle.blocked_for(key, limit=throttle.max_failures * ACCOUNT_FACTOR))
     if wait > 0:
         return SignInAttempt(None, "blocked", wait)
     user = store.authenticate(name, password)
     if user is None:
+        throttle.failed(pair)
         throttle.failed(key)
         return SignInAttempt(None, "denied")
+    throttle.succeeded(pair)
     throttle.succeeded(key)
     return SignInAttempt(user, "ok")
 
@@ -258,15 +270,16 @@ class LoginThrottle:
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def blocked_for(self, name: str, now: float | None = None) -> float:
-        """Seconds until ``name`` may try again (0: now)."""
+    def blocked_for(self, name: str, now: float | None = None, limit: int | None = None) -> float:
+        """Seconds until ``name`` may try again (0: now); ``limit`` overrides ``max_failures``."""
         now = time.monotonic() if now is None else now
+        limit = self.max_failures if limit is None else limit
         with self._lock:
             times = [t for t in self._failures.get(name, []) if now - t < self.lockout_s]
             self._failures[name] = times
-            if len(times) < self.max_failures:
+            if len(times) < limit:
                 return 0.0
-            return max(0.0, self.lockout_s - (now - times[-self.max_failures]))
+            return max(0.0, self.lockout_s - (now - times[-limit]))
 
     def failed(self, name: str, now: float | None = None) -> None:
         with self._lock:

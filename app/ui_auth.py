@@ -50,7 +50,7 @@ def _local_form(s: Settings) -> User | None:
         return None
     name = name.strip()
     try:
-        attempt = sign_in(store, resources.login_throttle(s), name, password)
+        attempt = sign_in(store, resources.login_throttle(s), name, password, source=str(st.context.ip_address or ""))
     except AuthError as exc:
         log.exception("users file unreadable")
         st.error(str(exc))

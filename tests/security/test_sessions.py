@@ -85,6 +85,20 @@ def test_spelling_the_name_another_way_does_not_reset_the_throttle(tmp_path, var
         assert sign_in(users, throttle, name, PASSWORD).outcome == "blocked"  # even with the right password
 
 
+def test_a_guesser_elsewhere_cannot_lock_the_real_user_out_but_many_addresses_are_still_bounded(tmp_path):
+    users = UserStore(tmp_path / "users.json")
+    users.add("victim3", PASSWORD)
+    throttle = LoginThrottle(max_failures=5, lockout_s=300)
+    for _ in range(5):
+        assert sign_in(users, throttle, "victim3", "wrong-guess", source="203.0.113.9").outcome == "denied"
+    assert sign_in(users, throttle, "victim3", PASSWORD, source="203.0.113.9").outcome == "blocked"  # the guesser's address
+    assert sign_in(users, throttle, "victim3", PASSWORD, source="10.1.2.3").outcome == "ok"  # the real user's own
+    for n in range(50):  # spread over 50 addresses: the name itself locks at 10x the limit
+        sign_in(users, throttle, "victim3", "wrong-guess", source=f"198.51.100.{n}")
+    attempt = sign_in(users, throttle, "victim3", PASSWORD, source="10.1.2.3")
+    assert attempt.outcome == "blocked" and attempt.wait_s > 0
+
+
 def test_the_ui_ends_a_session_whose_user_changed(app_env):
     """The Streamlit gate re-reads the users file on every run."""
     users = UserStore(app_env / "var/users.json")

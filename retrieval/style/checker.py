@@ -130,7 +130,13 @@ class StyleChecker:
                     rule_id=rule.id, group=rule.group_label, start=start, end=end, text=text[start:end],
                     message=message, suggestion=suggestion, certain=certain, source=rule.source_text))
         order = {r.id: i for i, r in enumerate(self.rules.rules)}
-        return sorted(found.values(), key=lambda f: (f.start, -f.end, order[f.rule_id]))
+        findings, seen = [], set()
+        for f in sorted(found.values(), key=lambda f: (f.start, -f.end, order[f.rule_id])):
+            if f.suggestion is not None and (f.start, f.end, f.suggestion) in seen:
+                continue  # two rules saying the same thing about the same span: once
+            seen.add((f.start, f.end, f.suggestion))
+            findings.append(f)
+        return findings
 
     # -- matching --------------------------------------------------------------------------------------
 

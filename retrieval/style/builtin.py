@@ -72,7 +72,8 @@ def brackets(text: str, morphs: list[Morph], rule: Rule, options: dict[str, Any]
                 hits.append((i, i + 1, None, {"bracket": f"「{ch}」に対応する「{opener}」がありません"}))
     for o, at in stack:
         hits.append((at, at + 1, None, {"bracket": f"「{o}」に対応する「{PAIRS[o]}」がありません"}))
-    return sorted(hits)
+    # 「掲げる情報（」とあるのは: a fragment quoted whole (読替え in laws) may hold half a pair.
+    return sorted(h for h in hits if not (text[h[1]:h[1] + 1] == "」" or text[h[0] - 1:h[0]] == "「") or text[h[0]] in "「」")
 
 
 _KANJI_NUMERAL = re.compile(r"[〇一二三四五六七八九十百千万億兆]+")
@@ -82,8 +83,8 @@ def _is_kanji_numeral(m: Morph) -> bool:
     return m.pos.startswith("名詞,数詞") and bool(_KANJI_NUMERAL.fullmatch(m.surface))
 
 
-def _is_counter(m: Morph | None) -> bool:
-    return m is not None and ("助数詞" in m.pos)
+def _is_counter(m: Morph | None, extra: frozenset[str] = frozenset()) -> bool:
+    return m is not None and ("助数詞" in m.pos or m.surface in extra)
 
 
 def kanji_numerals(text: str, morphs: list[Morph], rule: Rule, options: dict[str, Any]) -> list[Hit]:
@@ -94,6 +95,7 @@ def kanji_numerals(text: str, morphs: list[Morph], rule: Rule, options: dict[str
     idioms = [str(w) for w in params.get("idioms") or ()]
     counters = set(str(c) for c in params.get("native_counters") or ())
     keep_after_dai = set(str(c) for c in params.get("keep_after_dai") or ())
+    extra = frozenset(str(c) for c in params.get("extra_counters") or ())
     hits: list[Hit] = []
     i = 0
     while i < len(morphs):
@@ -104,18 +106,33 @@ def kanji_numerals(text: str, morphs: list[Morph], rule: Rule, options: dict[str
         while j + 1 < len(morphs) and _is_kanji_numeral(morphs[j + 1]) and morphs[j + 1].start == morphs[j].end:
             j += 1
         start, end = morphs[i].start, morphs[j].end
-        i = j + 1
+        i_start, i = i, j + 1
         numeral = text[start:end]
         after = text[end:end + 1]
         following = morphs[i] if i < len(morphs) and morphs[i].start == end else None
-        if numeral == "一" and not _is_counter(following) and text[start - 1:start] != "第":
+        before = morphs[i_start - 1] if i_start > 0 and morphs[i_start - 1].end == start else None
+        after_next = morphs[i + 1] if following is not None and i + 1 < len(morphs) and morphs[i + 1].start == following.end else None
+        if numeral == "一" and not _is_counter(following, extra) and text[start - 1:start] != "第":
             continue  # 一形態, 一企業: "one" as part of a word, not a count
+        if text[start - 1:start] == "第" and following is not None and (
+                not _is_counter(following, extra) or (after_next is not None and after_next.pos.startswith("名詞")
+                                                       and not _is_counter(after_next, extra))):
+            continue  # 第二委員会, 第三国 (an ordinal in a name); 第二号基礎的電気通信役務 (a defined term)
+        if before is not None and before.pos.startswith("名詞") and not before.pos.startswith("名詞,数詞") \
+                and following is not None and following.pos.startswith(("名詞", "接尾辞")) and not _is_counter(following, extra):
+            continue  # 公益三法: a numeral inside a compound noun names a set, it does not count
+        if _in_citation_parens(text, start):
+            continue  # （法2八、九、十二）, （令６①九ハ）: abbreviated legal citations
         if after in counters and len(numeral) == 1:
             continue  # 一つ, 二人: counted the native way
         if after == "、" and end + 1 < len(text) and kanji_to_int(text[end + 1]) is not None:
             continue  # 二、三日: an approximate number
-        if set(numeral) <= set("十百千万億兆") and text[start - 1:start].isdigit():
-            continue  # 1万7千人: units after arabic digits
+        if numeral == "〇":
+            continue  # a bullet mark (〇　大学等の…), not a zero
+        if _in_citation(text, start, end):
+            continue  # 1万7千人 (units after digits); 法法34三, 法2十二の八 (abbreviated citations: 34条3号)
+        if text[max(0, start - 3):start] == "別表第":
+            continue  # 別表第一: a law's table, cited by its name
         if text[start - 1:start] == "第" and after in keep_after_dai:
             continue  # 第一種事業, 第二種指定電気通信設備: names of legal categories
         if _in_idiom(text, start, end, idioms):
@@ -123,6 +140,35 @@ def kanji_numerals(text: str, morphs: list[Morph], rule: Rule, options: dict[str
         suggestion = arabic(numeral)
         hits.append((start, end, suggestion, {}))
     return hits
+
+
+_CITATION_CHARS = set("0123456789０１２３４５６７８９〇一二三四五六七八九十百千の")
+
+
+def _in_citation(text: str, start: int, end: int) -> bool:
+    """True when the numeral is glued to arabic digits (法法34三, 法令８二十, 別表第二７ハ):
+    an abbreviated legal citation or units after digits, not a count written in kanji."""
+    a, b = start, end
+    while a > 0 and text[a - 1] in _CITATION_CHARS:
+        a -= 1
+    while b < len(text) and text[b] in _CITATION_CHARS:
+        b += 1
+    return any(ch.isdigit() for ch in text[a:b])
+
+
+_PAREN = re.compile(r"[（(]([^（()）\n]*)[）)]")
+
+
+def _in_citation_parens(text: str, at: int) -> bool:
+    """True inside parentheses that hold only a citation: digits and no kana but の (（法2八、九））."""
+    line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at)
+    line = text[line_start:line_end if line_end >= 0 else len(text)]
+    for m in _PAREN.finditer(line):
+        if m.start(1) <= at - line_start < m.end(1):
+            inner = m.group(1)
+            return any(ch.isdigit() for ch in inner) and not re.search(r"[ぁ-のは-ん]", inner)
+    return False
 
 
 def _in_idiom(text: str, start: int, end: int, idioms: list[str]) -> bool:

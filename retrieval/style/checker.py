@@ -84,16 +84,18 @@ class StyleChecker:
     """Checks Japanese text against the 公用文 rules.
 
     ``rules``: a RuleSet (default: the packaged file); ``max_sentence_chars`` and ``horizontal``
-    override the file's settings; ``disabled``: rule ids not to apply.
+    override the file's settings; ``statute``: the text is a law's (rules marked
+    ``skip_in_statutes`` do not apply); ``disabled``: rule ids not to apply.
 
     >>> StyleChecker(max_sentence_chars=60).check(text)  # doctest: +SKIP
     """
 
     def __init__(self, rules: RuleSet | None = None, *, max_sentence_chars: int | None = None,
-                 horizontal: bool | None = None, disabled: Iterable[str] = ()) -> None:
+                 horizontal: bool | None = None, statute: bool = False, disabled: Iterable[str] = ()) -> None:
         self._rules = rules
         self._max_chars = max_sentence_chars
         self._horizontal = horizontal
+        self.statute = statute
         self.disabled = frozenset(disabled)
 
     @property
@@ -119,7 +121,8 @@ class StyleChecker:
         found: dict[tuple[str, int, int], Finding] = {}
         quoted = _quoted_ranges(text)
         for rule in self.rules.rules:
-            if rule.id in self.disabled:
+            if rule.id in self.disabled or (rule.horizontal_only and not options["horizontal"]) \
+                    or (rule.skip_in_statutes and self.statute):
                 continue
             for start, end, suggestion, details in self._hits(rule, text, morphs, options):
                 if rule.skip_quoted and _inside(quoted, start, end):

@@ -81,6 +81,8 @@ class Rule:
     prev_not: Condition | None = None  # the rule does not apply when the previous morpheme matches
     next_not: Condition | None = None
     skip_quoted: bool = False  # not inside 「」『』 (quoted titles, slogans and speech are names)
+    skip_in_statutes: bool = False  # not for the text of laws (they follow the 法制執務 rules instead)
+    horizontal_only: bool = False  # applies to horizontal writing only (full-width digits are right in vertical)
     absorb_next: tuple[str, ...] = ()
     pattern: re.Pattern[str] | None = None
     not_pos: tuple[str, ...] = ()
@@ -156,6 +158,8 @@ def _rule(spec: Any, groups: dict[str, str], sources: dict[str, str], where: str
         source_section=str(source["section"]), certain=bool(spec.get("certain", False)), fix=fix,
         match=conditions["match"], prev=conditions["prev"], next=conditions["next"],
         prev_not=conditions["prev_not"], next_not=conditions["next_not"], skip_quoted=bool(spec.get("skip_quoted", False)),
+        horizontal_only=bool(spec.get("horizontal_only", False)),
+        skip_in_statutes=bool(spec.get("skip_in_statutes", False)),
         absorb_next=_tuple(spec.get("absorb_next")), pattern=pattern, not_pos=_tuple(spec.get("not_pos")),
         words=words, check=str(spec.get("check") or ""), params=dict(spec.get("params") or {}),
         examples={k: str(v) for k, v in (spec.get("examples") or {}).items()},

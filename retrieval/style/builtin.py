@@ -50,6 +50,8 @@ def sentence_length(text: str, morphs: list[Morph], rule: Rule, options: dict[st
         length = len(_CITATION.sub("", body).replace(" ", "").replace("　", ""))
         if length > limit:
             lead = len(body) - len(body.lstrip())
+            marks = re.match(r"(?:\[\d+\])+", body[lead:])  # the previous sentence's citations
+            lead += len(marks.group(0)) if marks else 0
             hits.append((start + lead, start + len(body), None, {"length": length, "limit": limit}))
     return hits
 

@@ -198,6 +198,9 @@ def test_a_malformed_rules_file_names_the_file_and_the_rule():
         parse_rules(base + "  - {id: r1, group: g, kind: magic, explanation: x, source: {doc: s, section: '1'}}\n", "my_rules.yaml")
     with pytest.raises(StyleRuleError, match=r"my_rules.yaml: 規則 r2 .*pattern"):
         parse_rules(base + "  - {id: r2, group: g, kind: regex, pattern: '(', explanation: x, source: {doc: s, section: '1'}}\n", "my_rules.yaml")
+    with pytest.raises(StyleRuleError, match=r"規則 r4 .*不明な項目 certian"):
+        parse_rules(base + "  - {id: r4, group: g, kind: regex, pattern: a, certian: true, explanation: x, source: {doc: s, section: '1'}}\n",
+                    "my_rules.yaml")
     with pytest.raises(StyleRuleError, match=r"my_rules.yaml: YAML"):
         parse_rules("rules: [", "my_rules.yaml")
     with pytest.raises(StyleRuleError, match=r"重複"):

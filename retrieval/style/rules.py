@@ -28,6 +28,9 @@ BUILTINS = ("sentence_length", "brackets", "kanji_numerals", "comma_mix", "missi
 # Fixes computed from the matched text (the others are {replace: ...}, {append: ...} or a words table).
 NAMED_FIXES = ("reading", "nfkc", "fullwidth_parens", "collapse_punct", "ja_punct")
 _CONDITION_KEYS = {"surface", "surface_re", "lemma", "pos", "not_pos", "cform"}
+_RULE_KEYS = {"id", "group", "kind", "match", "prev", "next", "prev_not", "next_not", "absorb_next", "pattern", "not_pos",
+              "words", "check", "params", "fix", "certain", "explanation", "source", "examples", "skip_quoted",
+              "horizontal_only", "skip_in_statutes"}
 DEFAULT_FILE = "style_rules.yaml"
 
 
@@ -122,6 +125,9 @@ def _rule(spec: Any, groups: dict[str, str], sources: dict[str, str], where: str
     def bad(reason: str) -> StyleRuleError:
         return StyleRuleError(f"{where}: 規則 {rid} が不正です（{reason}）。")
 
+    unknown = set(spec) - _RULE_KEYS
+    if unknown:
+        raise bad(f"不明な項目 {', '.join(sorted(unknown))}")
     kind = spec.get("kind")
     if kind not in KINDS:
         raise bad(f"kind は {', '.join(KINDS)} のいずれかにしてください")

@@ -1,4 +1,4 @@
-"""Streamlit entry point: the sign-in gate, then the pages (質問, 答弁作成, and for administrators
+"""Streamlit entry point: the sign-in gate, then the pages (質問, 答弁作成, 公用文チェック, and for administrators
 文書管理, 評価, 利用状況). Nothing but the sign-in form renders before a user is signed in.
 
 Run: ``gyosei serve --ingest data_samples`` (what ``make run`` does: the UI comes up at once and
@@ -26,6 +26,7 @@ user = require_user(settings)  # stops the run with the sign-in form until someo
 pages = [
     st.Page("ui_ask.py", title="質問", icon=":material/chat:", default=True),
     st.Page("ui_draft.py", title="答弁作成", icon=":material/edit_note:"),
+    st.Page("ui_style.py", title="公用文チェック", icon=":material/spellcheck:"),
 ]
 if user.is_admin:
     pages += [

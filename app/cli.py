@@ -368,6 +368,10 @@ from app.cli_serve import serve_command  # noqa: E402
 
 main.add_command(serve_command)
 
+from app.cli_style import check_style_command  # noqa: E402  (the 公用文チェック)
+
+main.add_command(check_style_command)
+
 
 if __name__ == "__main__":
     main()

@@ -74,10 +74,10 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
     except GyoseiError as exc:
         fail(exc)
     print_draft(console, draft)
-    _write(draft, out_path, md_path)
+    _write(draft, out_path, md_path, settings)
 
 
-def _write(draft: Draft, out_path: Path | None, md_path: Path | None) -> None:
+def _write(draft: Draft, out_path: Path | None, md_path: Path | None, settings: Settings) -> None:
     from app.draft_export import draft_to_docx, draft_to_markdown
 
     for path, kind in ((out_path, "Word 文書"), (md_path, "Markdown")):
@@ -89,7 +89,9 @@ def _write(draft: Draft, out_path: Path | None, md_path: Path | None) -> None:
             if kind == "Markdown":
                 path.write_text(draft_to_markdown(draft), encoding="utf-8")
             else:
-                draft_to_docx(draft, path)
+                from app.factory import build_style_checker
+
+                draft_to_docx(draft, path, style=build_style_checker(settings))  # findings as Word comments
         except PermissionError:
             fail(GyoseiError(f"{kind} {path} に書き込む権限がありません（Word で開いたままではありませんか）。"))
         except OSError as exc:

@@ -7,6 +7,7 @@ Example::
     gyosei eval answers --dataset eval/datasets/nta_faq --limit 100
     gyosei eval nli --dataset retrieval/data/nli/jsick.jsonl --judge classifier --held-out
     gyosei eval nli --dataset altered --judge rules
+    gyosei eval style                   # 公用文チェック: recall, false alarms, hand review, drafts
     gyosei eval compare eval/reports/A.json eval/reports/B.json
 """
 
@@ -224,6 +225,82 @@ def _is_training_file(dataset: str) -> bool:
         return False
     data = path.read_bytes()
     return any(f.read_bytes() == data for f in DEFAULT_NLI_DIR.glob("*.jsonl"))
+
+
+@eval_group.command("style")
+@click.option("--dataset", "dataset", default=Path("eval/datasets/style/departures.jsonl"), show_default=True,
+              type=click.Path(path_type=Path, dir_okay=False), help="既知の逸脱を含む文の一覧（JSONL）")
+@click.option("--review", "review", default=Path("eval/datasets/style/review.jsonl"), show_default=True,
+              type=click.Path(path_type=Path, dir_okay=False), help="人手確認の判定（JSONL）")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="規則どおりの文書（白書・法令・FAQ）のあるフォルダ（既定: 設定の data_dir）")
+@click.option("--question", type=click.Path(path_type=Path, dir_okay=False), default=Path("eval/datasets/style/draft_question.txt"),
+              show_default=True, help="答弁案（定型文）を作って自動修正の前後を測る質問")
+@click.option("--no-drafts", is_flag=True, help="答弁案の測定（索引と埋め込みモデルを使います）を省きます")
+@_OUT_OPTION
+def eval_style(dataset: Path, review: Path, data_dir: Path | None, question: Path, no_drafts: bool, out_dir: Path) -> None:
+    """公用文チェックの評価: 再現率、規則どおりの文書での誤検出（1,000字あたり）、人手確認の適合率、答弁案の自動修正の効果。"""
+    from app.factory import build_style_checker
+    from app.style_corpus import clean_corpora
+    from eval.compare import save_report
+    from eval.style_eval import evaluate_style, markdown_style
+
+    try:
+        settings = Settings.load()
+        checker = build_style_checker(settings)
+        with console.status("規則どおりの文書を読み込んでいます…"):
+            corpora = clean_corpora(data_dir or settings.data_dir)
+        drafts, question_text = ({}, None) if no_drafts else _style_drafts(settings, question, checker)
+        with console.status("公用文チェックを評価しています…"):
+            report = evaluate_style(checker, dataset, corpora, review, drafts, question_text)
+        json_path, md_path = save_report(report, out_dir, markdown_style)
+    except GyoseiError as exc:
+        fail(exc)
+    m, rv = report["metrics"], report["review"]
+    table = Table(title=f"公用文チェック評価（{report['dataset']['sentences']} 文、既知の逸脱 {report['dataset']['departures']} 件）")
+    table.add_column("指標")
+    table.add_column("値", justify="right")
+    table.add_row("再現率", f"{m['recall']:.3f}")
+    table.add_row("誤検出（1,000字あたり）", f"{m['false_alarms_per_1000']:.2f}")
+    table.add_row("誤検出（文の長さの警告を除く）", f"{m['false_alarms_per_1000_without_length']:.2f}")
+    table.add_row(f"人手確認の適合率（{rv['reviewed']}/{rv['size']} 件確認済み）",
+                  "—" if rv["precision"] is None else f"{rv['precision']:.3f}")
+    for name, row in report["drafts"].items():
+        table.add_row(f"答弁案の指摘（{'自動修正前' if name == 'before' else '自動修正後'}、1,000字あたり）", f"{row['per_1000']:.2f}")
+    console.print(table)
+    if rv["reviewed"] < rv["size"]:
+        err_console.print(f"[yellow]注意:[/] 抽出した {rv['size']} 件のうち {rv['size'] - rv['reviewed']} 件は未確認です"
+                          f"（{review} に判定を追記してください）。")
+    console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
+
+
+def _style_drafts(settings: Settings, question: Path, checker) -> tuple[dict[str, str], str | None]:
+    """Template drafts of ``question`` from the configured index, without and with the automatic
+    fixes (no LLM, no 矛盾チェック: only the draft text is measured). Empty when the index is."""
+    from app.factory import build_embedder, build_index, build_searcher
+    from app.question_file import read_question
+    from retrieval.draft import Drafter
+    from retrieval.past_answers import PastAnswerFinder
+    from retrieval.types import Access
+
+    text = read_question(question, settings.limits)
+    embedder = build_embedder(settings)
+    index = build_index(settings, embedder, read_only=True)
+    try:
+        if index.count() == 0:
+            err_console.print("[yellow]注意:[/] 索引が空のため、答弁案の測定を省きました（gyosei ingest data_samples で作成できます）。")
+            return {}, text
+        searcher = build_searcher(settings, embedder, index)
+        drafter = Drafter(PastAnswerFinder(searcher, rrf_k=settings.search.rrf_k), embedder, searcher.sparse, None,
+                          min_relevance=settings.answer.min_relevance, style=None)
+        access = Access(clearance=1, groups=["all"])
+        with console.status("答弁案を作成しています（自動修正なし・あり）…"):
+            before = "\n".join(p.text for p in drafter.draft(text, access).points)
+            drafter.style = checker
+            after = "\n".join(p.text for p in drafter.draft(text, access).points)
+    finally:
+        index.close()
+    return {"before": before, "after": after}, text
 
 
 @eval_group.command("compare")

@@ -5,7 +5,8 @@ Layout (both formats): title 答弁案, who asks where, warnings, the question; 
 sources as a numbered list whose numbers are the [n] of the draft (label, date, speaker and
 position, URL); a separate 「矛盾チェック」 section with each possible contradiction's two
 sentences side by side and the reason; and 「再質問予測」 (mined follow-ups with their sources,
-generated 想定問答 marked as such). Japanese text uses a Mincho font (``w:eastAsia``).
+generated 想定問答 marked as such). Japanese text uses a Mincho font (``w:eastAsia``). With a
+公用文チェック (``style``), each finding left in a 答 becomes a Word comment anchored to its span.
 
 >>> draft_to_docx(draft, "draft.docx")  # doctest: +SKIP
 >>> Path("draft.md").write_text(draft_to_markdown(draft), encoding="utf-8")  # doctest: +SKIP
@@ -15,16 +16,20 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from app.safe_text import md_inline, safe_url
 from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, AnswerSentence, Source
 from retrieval.draft_types import NEEDS_REVIEW, Draft, FollowUp, PointDraft
 from retrieval.verify import Conflict
 
-__all__ = ["draft_to_docx", "draft_to_markdown", "source_line", "REVIEW_MARK"]
+if TYPE_CHECKING:
+    from retrieval.style import Finding, StyleChecker
+
+__all__ = ["draft_to_docx", "draft_to_markdown", "source_line", "REVIEW_MARK", "COMMENT_AUTHOR", "style_comment"]
 
 REVIEW_MARK = "【要確認】"
+COMMENT_AUTHOR = "公用文チェック"
 BODY_FONT = "游明朝"
 HEADING_FONT = "游ゴシック"
 FLAG_NOTES = {
@@ -233,8 +238,57 @@ def _cell_text(cell: Any, *runs: tuple[str, dict[str, Any]] | str) -> None:
     _para(cell, *runs)
 
 
-def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes]) -> None:
-    """Write the draft as a Word document to a path or a binary stream."""
+def style_comment(f: Finding) -> str:
+    """The text of the Word comment for one 公用文チェック finding."""
+    lines = [f"【{f.group}】{f.message}"]
+    if f.fixable:
+        lines.append(f"修正案：「{f.suggestion}」" if f.suggestion else "修正案：削除")
+    lines.append(f"出典：{f.source}")
+    return "\n".join(lines)
+
+
+def _comment_ranges(pd: PointDraft, style: StyleChecker) -> list[tuple[int, int, str]]:
+    """(start, end, comment) per finding over ``pd.text``, clipped to the sentence body it starts
+    in (never the [n] marks). Ranges may nest or overlap (a long sentence holds its spellings)."""
+    text, bodies, pos = pd.text, [], 0
+    for s in pd.sentences:
+        bodies.append((pos, pos + len(s.text)))
+        pos += len(s.text) + sum(len(f"[{n}]") for n in s.citations)
+    ranges = []
+    for f in style.check(text):
+        body = next(((a, b) for a, b in bodies if a <= f.start < b), None)
+        if body is not None:
+            ranges.append((f.start, min(f.end, body[1]), style_comment(f)))
+    return ranges
+
+
+def _answer_runs(doc: Any, answer: Any, pd: PointDraft, style: StyleChecker | None) -> None:
+    """The 答's sentences as runs: citation marks superscript, review notes in red, and each
+    公用文チェック finding as a Word comment on exactly the runs of its span."""
+    ranges = _comment_ranges(pd, style) if style is not None else []
+    pos = 0
+    for sentence, (text, marks, note) in zip(pd.sentences, map(_sentence, pd.sentences)):
+        cuts = sorted({0, len(text)} | {min(max(x - pos, 0), len(text)) for a, b, _ in ranges for x in (a, b)})
+        runs = []
+        for a, b in zip(cuts, cuts[1:]):
+            if a < b:
+                runs.append((pos + a, pos + b, answer.add_run(text[a:b])))
+        for start, end, comment in ranges:
+            covered = [r for a, b, r in runs if a >= start and b <= end]
+            if covered:
+                doc.add_comment(covered, text=comment, author=COMMENT_AUTHOR, initials="公")
+        pos += len(text)
+        if marks:
+            answer.add_run(marks).font.superscript = True
+            pos += len(marks)
+        if note:
+            r = answer.add_run(note)
+            r.bold, r.font.color.rgb = True, _red()
+
+
+def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: StyleChecker | None = None) -> None:
+    """Write the draft as a Word document to a path or a binary stream; with ``style``, the
+    公用文チェック's findings in each 答 become Word comments at their spans."""
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
@@ -265,13 +319,8 @@ def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes]) -> None:
             r = answer.add_run(NEEDS_REVIEW)
             r.bold = True
             r.font.color.rgb = _red()
-        for text, marks, note in map(_sentence, pd.sentences if not pd.needs_review else []):
-            answer.add_run(text)
-            if marks:
-                answer.add_run(marks).font.superscript = True
-            if note:
-                r = answer.add_run(note)
-                r.bold, r.font.color.rgb = True, _red()
+        if not pd.needs_review:
+            _answer_runs(doc, answer, pd, style)
         past = [pa for pa in pd.past_answers if pa.kept]
         if past:
             _para(doc, ("参考（過去の答弁）", {"bold": True, "size": 9}))

@@ -16,6 +16,7 @@ from retrieval.text.sparse import SparseEncoder
 
 if TYPE_CHECKING:
     from retrieval.draft import Drafter
+    from retrieval.style import StyleChecker
     from retrieval.followup import FollowUpMiner
     from retrieval.verify import ContradictionChecker
 
@@ -61,6 +62,13 @@ def build_checker(settings: Settings, embedder: Embedder, sparse: SparseEncoder)
     return ContradictionChecker(embedder, sparse, judge)
 
 
+def build_style_checker(settings: Settings, *, vertical: bool = False) -> "StyleChecker":
+    """The 公用文チェック with the configured sentence length (rules from prompts/style_rules.yaml)."""
+    from retrieval.style import StyleChecker
+
+    return StyleChecker(max_sentence_chars=settings.style.max_sentence_chars, horizontal=False if vertical else None)
+
+
 def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Drafter":
     """The Diet-answer drafter: past answers and documents per 論点, templates or the LLM, 矛盾チェック."""
     from retrieval.draft import Drafter
@@ -69,7 +77,8 @@ def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Draf
     searcher = build_searcher(settings, embedder, index)
     return Drafter(PastAnswerFinder(searcher, rrf_k=settings.search.rrf_k), embedder, searcher.sparse,
                    build_checker(settings, embedder, searcher.sparse), chat_model_from_settings(settings.llm),
-                   min_relevance=settings.answer.min_relevance, llm_timeout_s=settings.llm.timeout_s)
+                   min_relevance=settings.answer.min_relevance, llm_timeout_s=settings.llm.timeout_s,
+                   style=build_style_checker(settings) if settings.style.auto_fix_drafts else None)
 
 
 def build_followups(settings: Settings, embedder: Embedder, index: Index) -> "FollowUpMiner":

@@ -21,43 +21,44 @@ class QuestionFileError(GyoseiError):
     """The question file is missing, unreadable, empty or not text."""
 
 
-def read_question(path: Path, limits: LimitsSettings | None = None) -> str:
+def read_question(path: Path, limits: LimitsSettings | None = None, *, label: str = "質問ファイル") -> str:
     """The question text of ``path``: plain text (UTF-8, UTF-16 with BOM or CP932) or a Word
-    .docx (checked like an upload: size, content, zip bomb); QuestionFileError/ReaderError otherwise."""
+    .docx (checked like an upload: size, content, zip bomb); QuestionFileError/ReaderError otherwise.
+    ``label`` names the file in messages (「質問ファイル」, or 「ファイル」 for the 公用文チェック)."""
     path = Path(path)
     if path.suffix.lower() == ".docx" and path.is_file():
-        return _read_docx(path, limits or LimitsSettings())
+        return _read_docx(path, limits or LimitsSettings(), label)
     if not path.exists():
-        raise QuestionFileError(f"質問ファイル {path} が見つかりません。ファイル名とフォルダを確認してください。")
+        raise QuestionFileError(f"{label} {path} が見つかりません。ファイル名とフォルダを確認してください。")
     if path.is_dir():
-        raise QuestionFileError(f"{path} はフォルダです。質問を書いたテキストファイルを指定してください。")
+        raise QuestionFileError(f"{path} はフォルダです。本文を書いたテキストファイルを指定してください。")
     try:
         size = path.stat().st_size
         if size > MAX_QUESTION_BYTES:
             raise QuestionFileError(
-                f"質問ファイル {path} が大きすぎます（{size:,}バイト、上限{MAX_QUESTION_BYTES:,}バイト）。"
-                "質問の本文だけを保存したテキストファイルを指定してください。"
+                f"{label} {path} が大きすぎます（{size:,}バイト、上限{MAX_QUESTION_BYTES:,}バイト）。"
+                "本文だけを保存したテキストファイルを指定してください。"
             )
         raw = path.read_bytes()
     except PermissionError as exc:
-        raise QuestionFileError(f"質問ファイル {path} を読む権限がありません。ファイルの権限を確認してください。") from exc
+        raise QuestionFileError(f"{label} {path} を読む権限がありません。ファイルの権限を確認してください。") from exc
     except OSError as exc:
-        raise QuestionFileError(f"質問ファイル {path} を読めません（{exc.strerror or exc}）。") from exc
-    text = _decode(path, raw)
+        raise QuestionFileError(f"{label} {path} を読めません（{exc.strerror or exc}）。") from exc
+    text = _decode(path, raw, label)
     if not text.strip():
-        raise QuestionFileError(f"質問ファイル {path} は空です。質問の本文を保存してから指定してください。")
+        raise QuestionFileError(f"{label} {path} は空です。本文を保存してから指定してください。")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(path: Path, raw: bytes, label: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise QuestionFileError(f"質問ファイル {path} を UTF-16 として読めません（{exc.start}バイト目）。") from exc
+            raise QuestionFileError(f"{label} {path} を UTF-16 として読めません（{exc.start}バイト目）。") from exc
     if b"\x00" in raw:
         raise QuestionFileError(
-            f"質問ファイル {path} はテキストファイルではないようです（Word 文書などはテキスト形式で保存し直してください）。"
+            f"{label} {path} はテキストファイルではないようです（Word 文書などはテキスト形式で保存し直してください）。"
         )
     for encoding in ("utf-8-sig", "cp932"):
         try:
@@ -65,7 +66,7 @@ def _decode(path: Path, raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise QuestionFileError(
-        f"質問ファイル {path} の文字コードを判別できません。UTF-8 または Shift_JIS（CP932）で保存し直してください。"
+        f"{label} {path} の文字コードを判別できません。UTF-8 または Shift_JIS（CP932）で保存し直してください。"
     )
 
 
@@ -81,7 +82,7 @@ def docx_paragraphs_text(path: Path) -> str:
         raise ReaderError(path, f"Word 文書として読めません（{type(exc).__name__}）。") from exc
 
 
-def _read_docx(path: Path, limits: LimitsSettings) -> str:
+def _read_docx(path: Path, limits: LimitsSettings, label: str) -> str:
     from ingest.safety import check_file, parse_with_timeout
 
     check_file(path, limits)  # a Word file is a zip: refuse bombs and impostors before opening it
@@ -90,13 +91,13 @@ def _read_docx(path: Path, limits: LimitsSettings) -> str:
     try:
         text = parse_with_timeout(docx_paragraphs_text, path, limits.parse_timeout_s, memory_mb=limits.parse_memory_mb)
     except ReaderError as exc:
-        raise QuestionFileError(f"質問ファイル {exc}") from exc
+        raise QuestionFileError(f"{label} {exc}") from exc
     if not text.strip():
-        raise QuestionFileError(f"質問ファイル {path} は空です。質問の本文を保存してから指定してください。")
+        raise QuestionFileError(f"{label} {path} は空です。本文を保存してから指定してください。")
     return text
 
 
-def read_question_upload(name: str, data: bytes, limits: LimitsSettings) -> str:
+def read_question_upload(name: str, data: bytes, limits: LimitsSettings, *, label: str = "質問ファイル") -> str:
     """The same for an uploaded file (the 答弁作成 page): written to a private temp folder under
     its sanitized name, then read as above."""
     from ingest.safety import sanitize_filename
@@ -105,6 +106,6 @@ def read_question_upload(name: str, data: bytes, limits: LimitsSettings) -> str:
         path = Path(folder) / sanitize_filename(name, limits.max_filename_chars)
         path.write_bytes(data)
         try:
-            return read_question(path, limits)
+            return read_question(path, limits, label=label)
         except GyoseiError as exc:  # name the file the official chose, not the temp copy
             raise QuestionFileError(str(exc).replace(str(path), name)) from exc

@@ -1,5 +1,6 @@
 """答弁作成: a question -> its 論点 -> candidate past answers and documents per 論点 (keep/drop) ->
-the draft, editable in place -> 矛盾チェック side by side -> 再質問予測 -> .docx / Markdown."""
+the draft, editable in place, with the 公用文チェック under it (findings at their spans, one-click
+fixes and undo) -> 矛盾チェック side by side -> 再質問予測 -> .docx / Markdown (findings as comments)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from app.draft_edit import apply_choices, apply_text
 from app.draft_export import CONFLICT_LABELS, draft_to_docx, draft_to_markdown
 from app.draft_service import kept_choices, make_draft
 from app.feedback import RATING_VALUES, record_feedback
+from app.factory import build_style_checker
 from app.question_file import read_question_upload
 from app.safe_text import md_inline
+from app.style_view import findings_panel
 from app.ui_common import current_user, settings_or_stop, shared, show_error, source_card
 from app.ui_startup import partial_index_notice, wait_until_searchable
 from retrieval.errors import GyoseiError
@@ -26,6 +29,7 @@ QUESTION_KINDS = {"shitsumon_shuisho": "質問主意書", "committee": "委員�
 
 user = current_user()
 settings = settings_or_stop()
+style_checker = build_style_checker(settings)
 st.title("答弁作成")
 st.caption("質問を貼り付けるかファイルを選ぶと、論点ごとに過去の答弁と根拠資料を探し、出典付きの答弁案を作ります。")
 
@@ -113,11 +117,17 @@ for i, pd in enumerate(draft.points, 1):
         apply_choices(pd, kept_answers, kept_docs)
     with right:
         st.markdown("**答弁案（直接編集できます。[n] は出典番号）**")
-        edited = st.text_area(title, value=state["initial"][i - 1], height=220, key=f"text_{version}_{i}", label_visibility="collapsed")
+        text_key = f"text_{version}_{i}"
+        if text_key not in st.session_state:  # the first text; fixes and edits then live in the state
+            st.session_state[text_key] = state["initial"][i - 1]
+        edited = st.text_area(title, height=220, key=text_key, label_visibility="collapsed")
         apply_text(draft, pd, edited)
         flagged = [s for s in pd.sentences if s.flags]
         if pd.needs_review or flagged:
             st.warning("【要確認】出典のない文、または裏付けの弱い文があります。")
+        if not pd.needs_review:
+            with st.expander("公用文チェック", expanded=True):
+                findings_panel(style_checker, text_key, edited)
     if pd.conflicts:
         st.markdown("**矛盾チェック**")
         for c in pd.conflicts:
@@ -146,7 +156,7 @@ st.subheader("ダウンロード")
 
 buf = io.BytesIO()
 try:
-    draft_to_docx(draft, buf)
+    draft_to_docx(draft, buf, style=style_checker)
     markdown = draft_to_markdown(draft)
 except Exception as exc:  # noqa: BLE001
     show_error(exc)

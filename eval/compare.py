@@ -24,10 +24,11 @@ from retrieval.errors import GyoseiError
 __all__ = ["KINDS", "CompareError", "DeltaRow", "Comparison", "load_report", "save_report", "compare_reports",
            "flat_metrics", "lower_is_better"]
 
-KINDS = ("retrieval", "answers", "nli")
-KIND_LABELS = {"retrieval": "検索評価", "answers": "回答評価", "nli": "NLI 評価"}
+KINDS = ("retrieval", "answers", "nli", "style")
+KIND_LABELS = {"retrieval": "検索評価", "answers": "回答評価", "nli": "NLI 評価", "style": "公用文チェック評価"}
 # Metrics where a smaller number is the better one (deltas are coloured the other way round).
-_LOWER_IS_BETTER = ("refusal_rate", "latency_p50_s", "latency_p95_s")
+_LOWER_IS_BETTER = ("refusal_rate", "latency_p50_s", "latency_p95_s", "false_alarms_per_1000",
+                    "false_alarms_per_1000_without_length", "draft_before_per_1000", "draft_after_per_1000")
 
 
 class CompareError(GyoseiError):
@@ -99,7 +100,7 @@ def save_report(report: dict[str, Any], out_dir: Path, markdown: Callable[[dict[
 def flat_metrics(report: dict[str, Any]) -> dict[tuple[str, str], float]:
     """(system, metric) -> value for any kind of report, in display order.
 
-    retrieval: every system x metric; answers: system ``回答``; nli: system ``判定`` with
+    retrieval: every system x metric; answers: system ``回答``; style: system ``公用文チェック``; nli: system ``判定`` with
     accuracy, macro F1, per-label F1, the contradiction-vs-not P/R/F1 and per-kind accuracy."""
     kind, m = report["kind"], report["metrics"]
     out: dict[tuple[str, str], float] = {}
@@ -108,10 +109,11 @@ def flat_metrics(report: dict[str, Any]) -> dict[tuple[str, str], float]:
             for name in report.get("metric_names", list(m[system])):
                 if name in m.get(system, {}):
                     out[(system, name)] = float(m[system][name])
-    elif kind == "answers":
+    elif kind in ("answers", "style"):
+        system = "回答" if kind == "answers" else "公用文チェック"
         for name in report.get("metric_names", list(m)):
             if isinstance(m.get(name), (int, float)):
-                out[("回答", name)] = float(m[name])
+                out[(system, name)] = float(m[name])
     else:
         out[("判定", "accuracy")] = float(m["accuracy"])
         out[("判定", "macro_f1")] = float(m["macro_f1"])
@@ -134,7 +136,7 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> Comparison:
     """B - A for every metric both share; CompareError when the reports are not comparable."""
     if a["kind"] != b["kind"]:
         raise CompareError(f"種類の異なるレポートは比較できません: A は{KIND_LABELS[a['kind']]}、B は{KIND_LABELS[b['kind']]}です。"
-                           "同じ種類（retrieval / answers / nli）のレポートを指定してください。")
+                           "同じ種類（retrieval / answers / nli / style）のレポートを指定してください。")
     if a["dataset"]["name"] != b["dataset"]["name"]:
         raise CompareError(f"評価セットの異なるレポートは比較できません: A は「{a['dataset']['name']}」、B は「{b['dataset']['name']}」です。"
                            "同じ評価セットのレポートを指定してください。")

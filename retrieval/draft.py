@@ -9,7 +9,8 @@
 4. draft: with no LLM, the most relevant sentences of the kept passages (SentencePicker), adapted
    only through the fixed phrases of ``prompts/draft_templates.yaml`` (opening 「お尋ねの〜について
    は、」, closing 「〜と考えております。」), sentences tied to their original exchange left out,
-   every sentence citing its source; with an LLM, ``prompts/draft.yaml`` and the citations
+   every sentence citing its source, the certain 公用文 fixes applied (:mod:`retrieval.style`:
+   spellings such as 「時は」->「ときは」, fillers; never numbers, names or stance); with an LLM, ``prompts/draft.yaml`` and the citations
    validated as for answers (falls back to templates, with a warning, on any LLM failure);
 5. consistency check (矛盾チェック) of each point's sentences against its past answers and documents.
 Sources are numbered once for the whole draft, in the order the draft first cites them.
@@ -44,6 +45,8 @@ from retrieval.verify import ContradictionChecker
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from retrieval.style import StyleChecker
 
 __all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources"]
 
@@ -186,13 +189,15 @@ class Drafter:
 
     ``min_relevance``: the point-passage cosine a passage needs to support a draft (the answer's
     calibrated gate); ``past_answers``/``documents``: candidates per point; ``max_sentences``:
-    sentences per point's draft; ``llm``: a LangChain chat model (None: templates only).
+    sentences per point's draft; ``llm``: a LangChain chat model (None: templates only);
+    ``style``: the 公用文チェック whose certain fixes template drafts get (None: no fixes).
     """
 
     def __init__(self, finder: PastAnswerFinder, embedder: Embedder, sparse: SparseEncoder,
                  checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
-                 llm_timeout_s: float = 120.0, templates: Templates | None = None) -> None:
+                 llm_timeout_s: float = 120.0, templates: Templates | None = None,
+                 style: StyleChecker | None = None) -> None:
         self.finder = finder
         self.embedder = embedder
         self.sparse = sparse
@@ -204,6 +209,7 @@ class Drafter:
         self.max_sentences = max_sentences
         self.llm_timeout_s = llm_timeout_s
         self.templates = templates
+        self.style = style
         self.scorer = SupportScorer(embedder, sparse)
         # Extra candidates: some picked sentences are left out as tied to their original exchange.
         self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 4)
@@ -283,6 +289,10 @@ class Drafter:
         if not chosen:
             return []
         texts = adapt_sentences([span.text for _, span in chosen], t.topic_of(point), t)
+        if self.style is not None:
+            from retrieval.style import fix_certain
+
+            texts = [fix_certain(text, self.style)[0] for text in texts]
         out = []
         for (i, span), text in zip(chosen, texts):
             src = support[i]

@@ -120,6 +120,14 @@ class AnswerSettings(BaseModel):
     min_relevance: float = Field(default=DEFAULT_MIN_RELEVANCE, ge=-1, le=1)
 
 
+class StyleSettings(BaseModel):
+    """The 公用文チェック (``prompts/style_rules.yaml``): the sentence length that draws a warning
+    (None: the rules file's), and whether the template drafter applies the certain fixes itself."""
+
+    max_sentence_chars: int | None = Field(default=None, ge=20, le=1000)
+    auto_fix_drafts: bool = True
+
+
 class LLMSettings(BaseModel):
     """An optional chat model. ``provider="none"`` means extractive answers and drafts only.
 
@@ -208,6 +216,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    style: StyleSettings = Field(default_factory=StyleSettings)
 
     @classmethod
     def settings_customise_sources(

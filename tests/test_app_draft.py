@@ -92,3 +92,37 @@ def test_dropping_every_candidate_of_a_point_leaves_it_for_a_human(draft_page):
     assert "【要確認】" in drafts[0].value
     assert all(not c.value for c in at.checkbox if c.key and c.key.startswith("pa_") and "_1_" in c.key)
 
+
+
+def test_style_findings_on_a_draft_are_fixed_and_undone_and_go_into_the_word_file(draft_page):
+    import docx
+
+    from retrieval.style import StyleChecker
+
+    at = draft_page
+    at.text_area[0].input(QUESTION)
+    at.button(key="FormSubmitter:draft_input-論点を分析して答弁案を作成").click().run()
+    drafts = [t for t in at.text_area if t.key and t.key.startswith("text_")]
+    key = drafts[0].key
+    # The template draft comes with the certain fixes already applied.
+    assert not [f for f in at.session_state["draft_current"]["draft"].points[0].sentences if "というふうに" in f.text]
+    edited = "えー、通報の在り方を見直す時は、関係機関と連携して対応致します[1]。"
+    drafts[0].input(edited).run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "公用文チェック" in shown and "時</mark>" in shown and "致し</mark>" in shown
+    fix = next(b for b in at.button if b.key and b.key.startswith(f"{key}__style_fix_keishiki-toki"))
+    fix.click().run()
+    assert at.text_area(key=key).value == "えー、通報の在り方を見直すときは、関係機関と連携して対応致します[1]。"
+    draft = at.session_state["draft_current"]["draft"]
+    assert "見直すときは" in draft.points[0].text  # the fix reached the draft that is exported
+    at.button(key=f"{key}__style_undo_btn").click().run()
+    assert at.text_area(key=key).value == edited
+    at.button(key=f"{key}__style_all").click().run()
+    assert at.text_area(key=key).value == "通報の在り方を見直すときは、関係機関と連携して対応いたします[1]。"
+    # What is left is a Word comment at its span in the download.
+    at.text_area(key=key).input("ちょっと見直す考えでございます[1]。").run()
+    buf = io.BytesIO()
+    draft_to_docx(at.session_state["draft_current"]["draft"], buf, style=StyleChecker())
+    comments = list(docx.Document(io.BytesIO(buf.getvalue())).comments)
+    assert any("「ちょっと」は話し言葉です" in c.text for c in comments)

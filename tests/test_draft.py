@@ -98,15 +98,15 @@ class FakeFinder:
         return [s for key, srcs in self.documents.items() if key in point.text for s in srcs][:k]
 
 
-def fake_drafter(llm=None, checker=None) -> Drafter:
-    speech = normalize(real_speech(FX)["speech"].split("\u3000", 1)[1])
+def fake_drafter(llm=None, checker=None, style=None, speech: str | None = None) -> Drafter:
+    speech = speech or normalize(real_speech(FX)["speech"].split("\u3000", 1)[1])
     finder = FakeFinder(
         {"為替介入": [source(0, "fx", speech, 0.92, doc_type="diet_speech")],
          "富士山": [source(0, "weak", "登山道の整備は地方公共団体が行っております。", 0.70)]},
         {"為替介入": [source(0, "law", "外国為替及び外国貿易法に基づき、財務大臣は為替の安定に努めるものとする。", 0.88, doc_type="law")]},
     )
     sparse = SparseEncoder()
-    return Drafter(finder, HashEmbedder(64), sparse, checker, llm=llm, min_relevance=0.86)
+    return Drafter(finder, HashEmbedder(64), sparse, checker, llm=llm, min_relevance=0.86, style=style)
 
 
 QUESTION = "一 為替介入の目的と効果について政府の見解を示されたい。\n二 富士山の登山道の整備の現状を示されたい。"
@@ -124,6 +124,25 @@ def test_template_draft_cites_every_sentence_and_marks_unsupported_points():
         assert sentence.citations and all(draft.source(n) is not None for n in sentence.citations)
     assert fuji.needs_review and fuji.sentences == [] and fuji.text == NEEDS_REVIEW  # relevance 0.70 < 0.86
     assert "[1]" in fx.text
+
+
+SPOKEN = ("為替介入の手続きにつきましては、えー、総額五兆五千三百四十八億円の介入を、為替相場の安定を図る為に"
+          "鈴木財務大臣が判断を致し、関係機関と協議した上で実施する事としております。")
+
+
+def test_template_drafts_get_the_certain_style_fixes_and_keep_numbers_names_and_stance():
+    from retrieval.style import StyleChecker
+
+    plain = fake_drafter(speech=SPOKEN).draft(QUESTION, PUBLIC).points[0].text
+    fixed = fake_drafter(style=StyleChecker(), speech=SPOKEN).draft(QUESTION, PUBLIC).points[0].text
+    assert "手続き" in plain and "実施する事" in plain and "図る為に" in plain and "判断を致し" in plain and "えー" in plain
+    assert "手続" in fixed and "手続き" not in fixed and "実施すること" in fixed and "図るために" in fixed
+    assert "えー" not in fixed and "判断をいたし" in fixed
+    # Numbers, names, citations and stance are as they were; the kanji numeral is only flagged.
+    assert "五兆五千三百四十八億円" in fixed and "鈴木財務大臣" in fixed and "[1]" in fixed
+    assert fixed.count("ない") == plain.count("ない")
+    remaining = {f.rule_id for f in StyleChecker().check(fixed)}
+    assert "suuji-kansuuji" in remaining and not remaining & {"okurigana-noun", "keishiki-koto", "hojo-itasu"}
 
 
 def test_dropped_candidates_are_not_used():

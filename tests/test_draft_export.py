@@ -188,3 +188,60 @@ def test_source_line_names_speaker_and_position_once():
     line = source_line(src)
     assert line.count("鈴木俊一") == 1 and line.endswith(src.url)
     assert Path(src.url).name == "135"
+
+
+# -- 公用文チェック as Word comments ----------------------------------------------------------------------
+
+
+def _comment_anchors(document) -> dict[int, str]:
+    """comment id -> the text of the runs between its commentRangeStart and commentRangeEnd."""
+    from docx.oxml.ns import qn
+
+    open_ids: dict[int, list[str]] = {}
+    anchors: dict[int, str] = {}
+    for el in document.element.body.iter():
+        if el.tag == qn("w:commentRangeStart"):
+            open_ids[int(el.get(qn("w:id")))] = []
+        elif el.tag == qn("w:commentRangeEnd"):
+            cid = int(el.get(qn("w:id")))
+            anchors[cid] = "".join(open_ids.pop(cid))
+        elif el.tag == qn("w:t"):
+            for parts in open_ids.values():
+                parts.append(el.text or "")
+    return anchors
+
+
+def test_style_findings_become_word_comments_on_exactly_their_spans():
+    import docx
+
+    from app.draft_export import COMMENT_AUTHOR
+    from retrieval.style import StyleChecker
+
+    draft = make_draft()
+    draft.points[0].sentences = [
+        AnswerSentence("お尋ねの調整給付については、ちょっと時間を要するものの、令和七年に給付することとしております。", [1], 0.9),
+        AnswerSentence("事故が起きた時は、あらかじめ届け出た窓口に連絡致します。", [2], 0.9),
+        AnswerSentence("政府としては、" + "関係機関と緊密に連携しつつ、" * 6 + "手続きの簡素化を進めてまいります。", [1], 0.9),
+    ]
+    buf = io.BytesIO()
+    draft_to_docx(draft, buf, style=StyleChecker())
+    document = docx.Document(io.BytesIO(buf.getvalue()))
+    comments = {c.comment_id: c for c in document.comments}
+    anchors = _comment_anchors(document)
+    assert set(anchors) == set(comments)
+    by_text = {anchors[cid]: c for cid, c in comments.items()}
+    assert {"ちょっと", "七", "時", "致し"} <= set(by_text), by_text.keys()
+    assert "修正案：「とき」" in by_text["時"].text and "内閣訓令" in by_text["時"].text
+    assert "修正案：「少し」" in by_text["ちょっと"].text and "算用数字" in by_text["七"].text
+    assert all(c.author == COMMENT_AUTHOR for c in comments.values())
+    # A long sentence gets its own comment over the whole sentence, and its spellings theirs inside it.
+    long_text = draft.points[0].sentences[2].text
+    assert "文が長すぎます" in by_text[long_text].text and "修正案：「手続」" in by_text["手続き"].text
+    # The text of the 答 itself is unchanged; citation marks are never inside a comment's range.
+    body = "\n".join(p.text for p in document.paragraphs)
+    assert "ちょっと時間を要するものの、令和七年に給付することとしております。[1]" in body
+    assert not any("[" in a for a in anchors.values())
+    # Without a checker there are no comments.
+    plain = io.BytesIO()
+    draft_to_docx(draft, plain)
+    assert len(docx.Document(io.BytesIO(plain.getvalue())).comments) == 0

@@ -25,7 +25,7 @@ from retrieval.text.dates import kanji_to_int
 from retrieval.text.normalize import normalize
 from retrieval.types import SparseVector
 
-__all__ = ["SparseEncoder", "DEFAULT_STOP_LEMMAS", "term_id"]
+__all__ = ["SparseEncoder", "DEFAULT_STOP_LEMMAS", "term_id", "morphemes", "raw_morphemes"]
 
 Weighting = Literal["bm25", "log", "raw"]
 
@@ -88,6 +88,14 @@ _SPACE = (" ", " ", "空白", "", "")
 def _is_suffix_unit(run: list[_Tok], units: list[tuple[str, bool]], k: int) -> bool:
     """True if unit ``k`` is the run's leading suffix (a run can start with one after a break)."""
     return k == 0 and run[0].pos1 == "接尾辞"
+
+
+def raw_morphemes(text: str) -> list[tuple[str, list[str]]]:
+    """(surface, UniDic CSV fields) per morpheme of ``text`` as MeCab sees it (no normalization),
+    through the same process-wide tagger; for checks that need conjugation forms and readings
+    (field 5 cForm, field 17 kana). Whitespace is dropped, as MeCab drops it."""
+    with _tagger_lock:  # a MeCab tagger is not thread-safe
+        return [(word.surface, word.feature_raw.split(",", 18)[:18]) for word in _get_tagger()(text)]
 
 
 def morphemes(text: str) -> list[tuple[str, str, str, str, str]]:

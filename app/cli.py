@@ -40,9 +40,10 @@ def main(verbose: bool) -> None:
 
 @main.command()
 def setup() -> None:
-    """埋め込みモデルと矛盾チェックの分類器を準備します（初回のみ、オフラインで構築）。"""
+    """埋め込みモデル・裏付け判定モデル・矛盾チェックの分類器を準備します（初回のみ、オフラインで構築）。"""
     from retrieval.llm import chat_model_from_settings
     from retrieval.nli import classifier_from_cache
+    from retrieval.support_model import support_model_from_cache
 
     settings = load_settings()
     try:
@@ -50,6 +51,10 @@ def setup() -> None:
         with console.status("埋め込みモデルを準備しています…"):
             dim = len(embedder.embed_query("準備"))
         console.print(f"埋め込みモデルの準備ができました（{settings.embedding.model}、{dim}次元）")
+        # The 「裏付けあり」 judge of every answer and draft: trained once into the cache.
+        with console.status("裏付け判定モデルを準備しています（初回のみ数分かかります）…"):
+            support = support_model_from_cache(embedder, settings.embedding.cache_dir)
+        console.print(f"裏付け判定モデルの準備ができました（{support.folder}、しきい値 {support.threshold:.3f}）")
         if chat_model_from_settings(settings.llm) is not None:
             return  # the 矛盾チェック asks the LLM: no classifier needed
         # Trained once into the cache (minutes on first set-up); without it the first draft waits.

@@ -7,6 +7,7 @@ Example::
     gyosei eval answers --dataset eval/datasets/nta_faq --limit 100
     gyosei eval nli --dataset eval/datasets/nli/jsick.jsonl --judge classifier --held-out
     gyosei eval nli --dataset altered --judge rules
+    gyosei eval support --dataset eval/datasets/support/test.jsonl
     gyosei eval compare eval/reports/A.json eval/reports/B.json
 """
 
@@ -213,6 +214,33 @@ def eval_nli(dataset: str, judge: str, held_out: bool, out_dir: Path, no_charts:
     console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
     if not no_charts:
         _charts(report, json_path)
+
+
+@eval_group.command("support")
+@click.option("--dataset", "dataset", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="claim・source・label を持つ JSONL（label は supported / unsupported / contradicted）")
+@_OUT_OPTION
+def eval_support(dataset: Path, out_dir: Path) -> None:
+    """裏付け判定の評価: 主張と出典のペアで ROC AUC と、出荷しきい値での「裏付けなし」の適合率・再現率を出します。"""
+    from app.factory import build_embedder, build_support_judge
+    from eval.compare import save_report
+    from eval.support_eval import METRIC_LABELS, evaluate_support, markdown_support
+
+    try:
+        settings = Settings.load()
+        with console.status("判定中…（初回は裏付け判定モデルの学習に数分かかります）"):
+            report = evaluate_support(dataset, build_support_judge(settings, build_embedder(settings)))
+        json_path, md_path = save_report(report, out_dir, markdown_support)
+    except GyoseiError as exc:
+        fail(exc)
+    m, ds = report["metrics"], report["dataset"]
+    table = Table(title=f"裏付け判定の評価: {ds['name']}（{ds['pairs']} 組、しきい値 {report['config']['judge']['threshold']:.3f}）")
+    table.add_column("指標")
+    table.add_column("値", justify="right")
+    for name in report["metric_names"]:
+        table.add_row(METRIC_LABELS[name], f"{m[name]:.3f}")
+    console.print(table)
+    console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
 
 
 def _is_training_file(dataset: str) -> bool:

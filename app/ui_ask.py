@@ -55,7 +55,7 @@ def show_answer(answer: Answer) -> None:
     lines = []
     for s in answer.sentences:
         marks = "".join(f"[{n}]" for n in s.citations)
-        flag = f" ⚠️（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）" if s.flags else ""
+        flag = f" ⚠️（要確認: {html.escape('、'.join(s.flag_notes(FLAG_LABELS)))}）" if s.flags else ""
         lines.append(f"{html.escape(s.text)}**{marks}**{flag}")
     st.markdown("  \n".join(lines), unsafe_allow_html=True)
     total = answer.timings.get("total")

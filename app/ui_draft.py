@@ -15,7 +15,7 @@ from app.draft_export import CONFLICT_LABELS, draft_to_docx, draft_to_markdown
 from app.draft_service import kept_choices, make_draft
 from app.feedback import RATING_VALUES, record_feedback
 from app.question_file import read_question_upload
-from app.ui_common import current_user, settings_or_stop, shared, show_error, source_card
+from app.ui_common import FLAG_LABELS, current_user, settings_or_stop, shared, show_error, source_card
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_draft_question
 
@@ -108,10 +108,11 @@ for i, pd in enumerate(draft.points, 1):
     with right:
         st.markdown("**答弁案（直接編集できます。[n] は出典番号）**")
         edited = st.text_area(title, value=state["initial"][i - 1], height=220, key=f"text_{version}_{i}", label_visibility="collapsed")
-        apply_text(draft, pd, edited)
+        apply_text(draft, pd, edited, shared(settings).drafter().judge)
         flagged = [s for s in pd.sentences if s.flags]
         if pd.needs_review or flagged:
-            st.warning("【要確認】出典のない文、または裏付けの弱い文があります。")
+            st.warning("\n".join(["【要確認】出典のない文、または裏付けの弱い文があります。"]
+                                 + [f"- 「{s.text}」: {'、'.join(s.flag_notes(FLAG_LABELS))}" for s in flagged]))
     if pd.conflicts:
         st.markdown("**矛盾チェック**")
         for c in pd.conflicts:

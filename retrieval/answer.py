@@ -8,7 +8,7 @@
    validated (falls back to the extractive answer on any LLM failure, with a warning); otherwise
    extractive: picked sentences, each followed by its [n].
 
->>> answerer = Answerer(searcher, embedder, SupportScorer(embedder, sparse), AnswerSettings())
+>>> answerer = Answerer(searcher, embedder, SupportJudge(embedder, sparse, model), AnswerSettings())
 >>> result = answerer.answer("行政手続法の目的は何か", Access(clearance=1, groups=["all"]))
 >>> print(result.text)  # doctest: +SKIP
 """
@@ -26,7 +26,8 @@ from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings
-from retrieval.support import SupportScorer, cosine
+from retrieval.support import cosine
+from retrieval.support_judge import SupportJudge
 from retrieval.types import Access, Filters, Hit, SearchMode
 
 
@@ -43,7 +44,7 @@ class Answerer:
         self,
         searcher: Searcher,
         embedder: Embedder,
-        scorer: SupportScorer,
+        scorer: SupportJudge,
         settings: AnswerSettings | None = None,
         llm: GeneratesAnswers | None = None,
         expand: Callable[[str], list[str]] | None = None,
@@ -120,8 +121,9 @@ class Answerer:
         for i, span, _score in picked:
             n = number[i]
             by_number[n].highlights.append((span.start, span.end))
-            support = self.scorer.score(span.text, relevant[i][0].text)
-            sentences.append(AnswerSentence(text=span.text, citations=[n], support=support))
+            sentence = AnswerSentence(text=span.text, citations=[n])
+            self.scorer.mark(sentence, [relevant[i][0].text])  # a quote: supported, probability 1
+            sentences.append(sentence)
         if not sentences:  # relevant passages without one answer-like sentence: cite the best passage
             return Answer(question, [], sources, "none", refused=True)
         return Answer(question, sentences, sources, "extractive")

@@ -14,7 +14,7 @@
 5. consistency check (矛盾チェック) of each point's sentences against its past answers and documents.
 Sources are numbered once for the whole draft, in the order the draft first cites them.
 
->>> drafter = Drafter(finder, embedder, SparseEncoder(), checker)
+>>> drafter = Drafter(finder, embedder, SparseEncoder(), checker, judge=SupportJudge(embedder, sparse, model))
 >>> draft = drafter.draft(question_text, Access(clearance=1, groups=["all"]))  # doctest: +SKIP
 >>> print(draft.points[0].text)  # doctest: +SKIP
 """
@@ -36,7 +36,7 @@ from retrieval.extractive import SentencePicker, sentence_spans
 from retrieval.past_answers import PastAnswerFinder
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.question_analysis import Point, analyze_question
-from retrieval.support import SupportScorer
+from retrieval.support_judge import SupportJudge
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
@@ -186,11 +186,12 @@ class Drafter:
 
     ``min_relevance``: the point-passage cosine a passage needs to support a draft (the answer's
     calibrated gate); ``past_answers``/``documents``: candidates per point; ``max_sentences``:
-    sentences per point's draft; ``llm``: a LangChain chat model (None: templates only).
+    sentences per point's draft; ``llm``: a LangChain chat model (None: templates only); ``judge``:
+    the support judge that marks every sentence (the 答弁作成 page marks edited ones with it too).
     """
 
     def __init__(self, finder: PastAnswerFinder, embedder: Embedder, sparse: SparseEncoder,
-                 checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
+                 checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *, judge: SupportJudge,
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None) -> None:
         self.finder = finder
@@ -204,7 +205,7 @@ class Drafter:
         self.max_sentences = max_sentences
         self.llm_timeout_s = llm_timeout_s
         self.templates = templates
-        self.scorer = SupportScorer(embedder, sparse)
+        self.judge = judge  # the support judge: every sentence's 「裏付けあり」 and its note
         # Extra candidates: some picked sentences are left out as tied to their original exchange.
         self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 4)
 
@@ -287,7 +288,7 @@ class Drafter:
         for (i, span), text in zip(chosen, texts):
             src = support[i]
             src.highlights.append((span.start, span.end))
-            sentence = AnswerSentence(text=text, citations=[src.n], support=self.scorer.score(span.text, src.text))
+            sentence = AnswerSentence(text=text, citations=[src.n], support=self.judge.score(span.text, src.text))
             origins[id(sentence)] = (normalize(span.text), src.chunk_id)
             out.append(sentence)
         return out
@@ -300,7 +301,7 @@ class Drafter:
             question=point.text, topic=topic or "点",
             passages=[{"n": s.n, "label": s.label, "text": s.text} for s in support])
         text = generate(self.llm, messages, self.llm_timeout_s, endpoint=endpoint_of(self.llm))
-        sentences = validate_citations(text, support, self.scorer)
+        sentences = validate_citations(text, support, self.judge)
         if not any(s.citations for s in sentences):
             raise LLMError("LLM の答弁案に出典番号付きの文がありませんでした。")
         return sentences

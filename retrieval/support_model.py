@@ -6,7 +6,7 @@ split picks the threshold: the lowest score at which both error rates, unbacked 
 backed and backed claims flagged, are as small as they can be together). A logistic regression
 on standardized features, calibrated by scikit-learn's ``CalibratedClassifierCV`` (isotonic,
 5-fold), gives the probabilities (the report keeps the dev Brier score and calibration table). It is built on first use (``gyosei setup`` does it ahead) into
-``<cache_dir>/support/<hash of data + code + embedder>/``: a few hundred bytes of numpy arrays,
+``<cache_dir>/support/<embedder>/<hash of data + code + embedder>/``: a few hundred bytes of numpy arrays,
 no pickle.
 
     python -m retrieval.support_model train      # train (or reuse) and print the dev report
@@ -215,7 +215,9 @@ def support_model_from_cache(embedder: "Embedder | None", cache_dir: Path) -> Su
     from retrieval.support_judge import SupportJudge
     from retrieval.text.sparse import SparseEncoder
 
-    root = Path(cache_dir).expanduser() / "support"
+    slug = hashlib.sha1(_embedder_id(embedder).encode()).hexdigest()[:12]
+    # One folder per embedder: a rebuild removes older models of this embedder only.
+    root = Path(cache_dir).expanduser() / "support" / slug
 
     def build(tmp: Path) -> None:
         judge = SupportJudge(embedder, SparseEncoder(), None, cache_size=10**6)
@@ -224,8 +226,7 @@ def support_model_from_cache(embedder: "Embedder | None", cache_dir: Path) -> Su
             from retrieval.support_features import normalized_parts
 
             texts = [t for p in load_pairs() for _s, _p, cl, sents in [normalized_parts(p["claim"], p["source"])] for t in cl + sents]
-            slug = hashlib.sha1(_embedder_id(embedder).encode()).hexdigest()[:12]
-            judge._vectors.update({t: list(v) for t, v in embed_texts(embedder, texts, root / f"emb-{slug}.npz").items()})
+            judge._vectors.update({t: list(v) for t, v in embed_texts(embedder, texts, root / "vectors.npz").items()})
         train_support_model(judge, tmp)
 
     return SupportModel(build_once(root, _key(embedder), build, "裏付け判定モデル"))

@@ -81,7 +81,7 @@ def test_setup_prepares_the_model_and_the_nli_classifier(env, model_cache_dir, m
     folder = Path(ready.group(1))
     assert folder.parent == model_cache_dir / "nli" and (folder / "weights.npz").is_file()
     support = re.search(r"裏付け判定モデルの準備ができました（(.+?)、しきい値", flat)
-    assert support and Path(support.group(1)).parent == model_cache_dir / "support"
+    assert support and Path(support.group(1)).parent.parent == model_cache_dir / "support"
     assert (Path(support.group(1)) / "weights.npz").is_file()
     # With an LLM configured the 矛盾チェック asks it: nothing to train.
     monkeypatch.setenv("GYOSEI_LLM__PROVIDER", "openai_compatible")

@@ -51,8 +51,10 @@ def use_real_embedder(monkeypatch, cache_dir: Path, embedder) -> None:
     monkeypatch.setattr(resources, "build_embedder", lambda settings: embedder)
 
 
-def open_page(user: User, page: str, timeout: float = 300) -> AppTest:
-    """The app signed in as ``user``, switched to ``page`` (e.g. "ui_draft.py"), without errors."""
+def open_page(user: User, page: str, timeout: float = 900) -> AppTest:
+    """The app signed in as ``user``, switched to ``page`` (e.g. "ui_draft.py"), without errors.
+    The generous time limit is for a first draft on a CPU without bf16: it trains the NLI
+    classifier (minutes there) unless `gyosei setup` already did."""
     at = app(user, timeout=timeout).run()
     at.switch_page(page).run()
     assert not at.exception, at.exception

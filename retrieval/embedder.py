@@ -195,7 +195,7 @@ class SentenceTransformerEmbedder:
             if self.precision == "auto":
                 self._paths = auto_paths(cpu, onnx_runtime_available())
             else:
-                check_path(self.precision, cpu, onnx_available=self.precision != "onnx-int8" or onnx_runtime_available())
+                check_path(self.precision, cpu, onnx_available=onnx_runtime_available())
                 self._paths = [self.precision]
         return self._paths
 

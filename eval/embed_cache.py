@@ -62,16 +62,23 @@ class CachedEmbedder:
 
     def __init__(self, inner: Embedder, path: Path) -> None:
         self.inner = inner
-        self.path = Path(path)
+        self.cache_file = Path(path)
         self._vectors: dict[str, np.ndarray] = {}
         self._dirty = 0
         self._last_save = time.monotonic()
         self.hits = 0
         self.misses = 0
-        if self.path.exists():
-            with np.load(self.path, allow_pickle=False) as data:
+        if self.cache_file.exists():
+            with np.load(self.cache_file, allow_pickle=False) as data:
                 for key, vec in zip(data["keys"].tolist(), data["vectors"]):
                     self._vectors[key] = vec
+
+    @property
+    def path(self) -> str:
+        """The inner embedder's inference path (what the index records for each chunk)."""
+        from retrieval.embedder import embedder_path
+
+        return embedder_path(self.inner)
 
     @property
     def dimension(self) -> int:
@@ -108,11 +115,11 @@ class CachedEmbedder:
         """Write the cache if anything new was added (atomically: temp file, then rename)."""
         if not self._dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
         keys = np.array(list(self._vectors), dtype="U64")
         vectors = np.stack(list(self._vectors.values())).astype(np.float32)
-        tmp = self.path.with_name(self.path.name + ".tmp.npz")
+        tmp = self.cache_file.with_name(self.cache_file.name + ".tmp.npz")
         np.savez(tmp, keys=keys, vectors=vectors)
-        os.replace(tmp, self.path)
+        os.replace(tmp, self.cache_file)
         self._dirty = 0
         self._last_save = time.monotonic()

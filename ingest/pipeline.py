@@ -32,7 +32,7 @@ from ingest.discover import Candidate, Refused, discover, stable_id
 from ingest.document import Document, Section
 from ingest.ingest_types import FileResult, IngestObserver, IngestOptions, IngestReport, NullObserver
 from ingest.readers import read_path
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, embedder_path
 from retrieval.errors import GyoseiError, ReaderError
 from retrieval.index.base import Index
 from retrieval.settings import ChunkSettings, LimitsSettings, SecuritySettings
@@ -313,7 +313,7 @@ class Ingestor:
             return
         batch, vectors = self._in_flight
         self._in_flight = None
-        path = getattr(self.embedder, "path", "")  # recorded so a search elsewhere can tell
+        path = embedder_path(self.embedder)  # recorded so a search elsewhere can tell
         for chunk, vector in zip(batch, vectors.result()):
             chunk.dense = list(vector)
             chunk.embedding_path = path

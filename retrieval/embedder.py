@@ -98,7 +98,8 @@ def embedder_from_settings(cfg: "EmbeddingSettings") -> Embedder:
 
 def embedder_path(embedder: Embedder) -> str:
     """The inference path an embedder runs on (``path``: bf16, onnx-int8, int8, fp32, hash)."""
-    return str(getattr(embedder, "path", "") or type(embedder).__name__)
+    path = getattr(embedder, "path", "")
+    return path if isinstance(path, str) and path else type(embedder).__name__
 
 
 @dataclass(frozen=True)

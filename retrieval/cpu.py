@@ -152,8 +152,8 @@ def _proc_cpuinfo(path: Path) -> tuple[frozenset[str], str]:
 def index_path_note(current: str, index_paths: set[str]) -> str | None:
     """A Japanese note when the index holds vectors made by another path than ``current``.
 
-    Every path's vectors agree with fp32 (cosine >= 0.995, tested), so such an index stays
-    searchable; the note says so, and how to re-embed if wanted.
+    The paths "auto" picks agree with fp32 (cosine >= 0.995, tested), so such an index stays
+    searchable; the note says so.
     """
     other = sorted(p for p in index_paths if p and p != current)
     if not other:

@@ -94,8 +94,8 @@ class SQLiteStore:
         self.path = path
         self.where = f"監査ログ {path}"
         try:
-            if not path.parent.exists():
-                path.parent.mkdir(parents=True, mode=0o700)  # every question is in there
+            # exist_ok: two processes opening a new log at once both see it missing.
+            path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)  # every question is in there
             # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode).
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             self.conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)

@@ -63,7 +63,7 @@ def test_both_input_forms_and_label_aliases(tmp_path):
 
 
 def test_real_nli_file_loads_and_janli_is_two_way():
-    pairs = load_pairs(ROOT / "eval" / "datasets" / "nli" / "janli.jsonl")
+    pairs = load_pairs(ROOT / "retrieval" / "data" / "nli" / "janli.jsonl")
     assert len(pairs) == 400 and {p["label"] for p in pairs} == {"entailment", "neutral"}
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ingest.chunker import SECTION_SEPARATOR, chunk_document, split_section
 from ingest.document import Document, Section
+from ingest.ingest_types import FileResult, IngestOptions
 from ingest.pipeline import Ingestor
 from retrieval.embedder import HashEmbedder
 from retrieval.errors import ConfigError
@@ -139,7 +140,7 @@ def test_pipeline_chunks_carry_offsets_into_the_documents_normalized_text(secs, 
     ingestor = Ingestor(index, HashEmbedder(8), SparseEncoder(), ChunkSettings(size=size, overlap=overlap, min_size=min_size),
                         SecuritySettings(), overlap=False)
     doc = Document("d", "題名", "other", secs, metadata={"confidentiality": 1, "groups": ["all"]})
-    written = ingestor._ingest_document(doc)
+    written = ingestor._ingest_document(doc, IngestOptions(), FileResult("d", "skipped"))
     ingestor._flush()
     ingestor._write_in_flight()
     full = SECTION_SEPARATOR.join(b for b in (normalize(s.text) for s in secs) if b)

@@ -13,7 +13,7 @@ from app.conversation import Contextualized, Turn, contextualize
 from app.feedback import RATING_LABELS, RATING_VALUES, record_feedback
 from app.ui_startup import partial_index_notice, wait_until_searchable
 from app.safe_text import md_inline
-from app.ui_common import DOC_TYPE_LABELS, FLAG_LABELS, HOUSES, MODE_LABELS, current_user, settings_or_stop, shared, show_error, source_card
+from app.ui_common import DOC_TYPE_LABELS, FLAG_LABELS, HOUSES, MODE_LABELS, current_user, settings_or_stop, shared, show_error, source_anchor, source_card
 from retrieval.answer_types import Answer
 from retrieval.query_limits import check_query
 from retrieval.types import Filters
@@ -43,8 +43,8 @@ with st.sidebar:
 turns: list[Turn] = st.session_state.setdefault(TURNS, [])
 
 
-def show_answer(answer: Answer) -> None:
-    """The answer sentences with [n] markers and flags, then the numbered sources."""
+def show_answer(answer: Answer, turn: int) -> None:
+    """The answer sentences with [n] markers (links to their source cards) and flags."""
     for note in answer.notes:
         st.caption(md_inline(note))
     for warning in answer.warnings:
@@ -52,11 +52,14 @@ def show_answer(answer: Answer) -> None:
     if answer.refused:
         st.info(answer.text)
         if answer.sources:
-            st.caption("参考: 関連性が基準に達しなかった資料 — " + "、".join(md_inline(s.label) for s in answer.sources))
+            st.caption("参考: 関連性が基準に達しなかった資料（開いて確認できます）")
+            for source in answer.sources:
+                with st.expander(f"[{source.n}] {md_inline(source.label)}"):
+                    source_card(source, used=False)
         return
     lines = []
     for s in answer.sentences:
-        marks = "".join(f"[{n}]" for n in s.citations)
+        marks = "".join(f"[\\[{n}\\]](#{source_anchor(turn, n)})" for n in s.citations)  # our links, not the document's
         flag = f" ⚠️（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）" if s.flags else ""
         lines.append(f"{md_inline(s.text)}**{marks}**{flag}")  # document text: never a link, image or HTML
     st.markdown("  \n".join(lines))
@@ -64,10 +67,10 @@ def show_answer(answer: Answer) -> None:
     st.caption(("抽出型回答" if answer.method == "extractive" else "LLM による回答") + (f"　{total:.2f} 秒" if total else ""))
 
 
-def show_sources(answer: Answer) -> None:
+def show_sources(answer: Answer, turn: int) -> None:
     cited = {n for s in answer.sentences for n in s.citations}
     for source in answer.sources:
-        source_card(source, used=source.n in cited)
+        source_card(source, used=source.n in cited, anchor=source_anchor(turn, source.n))
 
 
 def feedback_form(i: int, turn: Turn) -> None:
@@ -100,14 +103,14 @@ def show_turn(i: int, turn: Turn, latest: bool) -> None:
     with st.chat_message("assistant"):
         if turn.carried:
             st.caption(f":material/link: {Contextualized(turn.searched, turn.carried, _previous(i)).note}　検索した文: 「{md_inline(turn.searched)}」")
-        show_answer(turn.answer)
+        show_answer(turn.answer, i)
         if not turn.answer.refused:
             if latest:
                 st.subheader("出典")
-                show_sources(turn.answer)
+                show_sources(turn.answer, i)
             else:
                 with st.expander(f"出典（{len(turn.answer.sources)} 件）"):
-                    show_sources(turn.answer)
+                    show_sources(turn.answer, i)
         feedback_form(i, turn)
 
 

@@ -82,6 +82,11 @@ def show_error(exc: BaseException) -> None:
         st.error(GENERIC_ERROR)
 
 
+def source_anchor(turn: int, n: int) -> str:
+    """The id of source [n]'s card in answer ``turn`` (the [n] markers link to it)."""
+    return f"src-{turn}-{n}"
+
+
 def highlighted(source: Source) -> str:
     """The passage as HTML with the spans the answer used in <mark> (its text escaped, its line
     breaks as <br>: see ``app.safe_text.html_block``)."""
@@ -95,11 +100,13 @@ def highlighted(source: Source) -> str:
     return "".join(out)
 
 
-def source_card(source: Source, used: bool = True) -> None:
-    """One numbered source: label, the passage with the used spans highlighted, metadata, link."""
+def source_card(source: Source, used: bool = True, anchor: str | None = None) -> None:
+    """One numbered source: label, the passage with the used spans highlighted, metadata, link.
+    ``anchor``: the element id that the answer's [n] links jump to (ours, never document text)."""
     with st.container(border=True):
         note = "" if used else "（回答では未使用）"
-        st.markdown(f"**[{source.n}] {md_inline(source.label)}**{note}")
+        target = f"<span id='{anchor}'></span>" if anchor else ""
+        st.markdown(f"**[{source.n}] {md_inline(source.label)}**{note}{target}", unsafe_allow_html=bool(anchor))
         st.markdown(f"<div style='white-space: pre-wrap'>{highlighted(source)}</div>", unsafe_allow_html=True)
         p = source.payload
         meta = [DOC_TYPE_LABELS.get(p.get("doc_type"), str(p.get("doc_type") or ""))]

@@ -20,10 +20,11 @@ import time
 from typing import Callable, Protocol, Sequence
 
 from retrieval.answer_types import NO_ANSWER, Answer, AnswerSentence, Source
+from retrieval.attribution import attribute, max_qualifiers, provision_of, qualifier_pattern
 from retrieval.citation import describe_source
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
-from retrieval.extractive import SentencePicker
+from retrieval.extractive import SentencePicker, Span, contiguous, with_qualifiers
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings
 from retrieval.support import SupportScorer, cosine
@@ -107,6 +108,7 @@ class Answerer:
     def _extractive(self, question: str, qv: Sequence[float], relevant: list[tuple[Hit, float]]) -> Answer:
         passages = [h.text for h, _ in relevant]
         picked = self.picker.pick(question, qv, passages, [r for _, r in relevant])
+        picked = with_qualifiers(picked, passages, qualifier_pattern(), max_qualifiers())
         # Number sources in the order the answer first cites them; uncited relevant ones follow.
         order: list[int] = []
         for i, _, _ in picked:
@@ -117,14 +119,35 @@ class Answerer:
         sources = [hit_source(*relevant[i], number[i]) for i in order]
         by_number = {s.n: s for s in sources}
         sentences = []
-        for i, span, _score in picked:
+        previous: tuple[str, str] | None = None  # (doc id, provision) of the quote before
+        for i, spans in quote_groups(picked, passages, [h.payload for h, _ in relevant]):
             n = number[i]
-            by_number[n].highlights.append((span.start, span.end))
-            support = self.scorer.score(span.text, relevant[i][0].text)
-            sentences.append(AnswerSentence(text=span.text, citations=[n], support=support))
+            by_number[n].highlights.extend((span.start, span.end) for span in spans)
+            quote = "".join(span.text for span in spans)
+            support = self.scorer.score(quote, relevant[i][0].text)
+            payload = relevant[i][0].payload
+            text = attribute(quote, payload, passages[i], spans[0].start, previous=previous)
+            previous = (str(payload.get("doc_id")), provision_of(payload, passages[i], spans[0].start))
+            sentences.append(AnswerSentence(text=text, citations=[n], support=support, quote=quote))
         if not sentences:  # relevant passages without one answer-like sentence: cite the best passage
             return Answer(question, [], sources, "none", refused=True)
         return Answer(question, sentences, sources, "extractive")
+
+
+def quote_groups(picked: list[tuple[int, Span, float]], passages: Sequence[str],
+                 payloads: Sequence[dict]) -> list[tuple[int, list[Span]]]:
+    """Picked sentences as quotes: neighbours in one passage (and, in a law, one provision)
+    become one quote, so each quote is attributed once."""
+    groups: list[tuple[int, list[Span]]] = []
+    for i, span, _ in picked:
+        if groups and groups[-1][0] == i:
+            last = groups[-1][1][-1]
+            if contiguous(passages[i], last, span) and (
+                    provision_of(payloads[i], passages[i], last.start) == provision_of(payloads[i], passages[i], span.start)):
+                groups[-1][1].append(span)
+                continue
+        groups.append((i, [span]))
+    return groups
 
 
 def date_note(text: str, hint) -> str:

@@ -35,7 +35,10 @@ class Source:
 
     @property
     def url(self) -> str | None:
-        return self.payload.get("source_url")
+        """Where the reader checks it: a law at its article, a speech at the speech."""
+        from retrieval.citation import source_link
+
+        return source_link(self.payload)
 
     def doc_span(self, start: int, end: int) -> tuple[int, int]:
         """A passage-relative span as offsets into the document's normalized text."""
@@ -51,6 +54,9 @@ class AnswerSentence:
     citations: list[int] = field(default_factory=list)
     support: float = 0.0
     flags: list[str] = field(default_factory=list)
+    # The source's own words inside ``text``, verbatim, when the sentence quotes its source (an
+    # extractive answer: 「行政手続法第五条第一項は、「<quote>」と定めています。」); "" otherwise.
+    quote: str = ""
 
     @property
     def grounded(self) -> bool:

@@ -19,3 +19,16 @@ def describe_source(payload: dict[str, Any]) -> str:
     if payload.get("date") and payload["date"] not in parts[0]:
         parts.append(payload["date"])
     return " ／ ".join(p for p in parts if p)
+
+
+def source_link(payload: dict[str, Any]) -> str | None:
+    """The source's URL; for a law article, the e-Gov page opened at that article."""
+    url = payload.get("source_url")
+    if not url:
+        return None
+    from retrieval.attribution import article_anchor
+
+    anchor = article_anchor(payload)
+    if anchor and "laws.e-gov.go.jp/law/" in url and "#" not in url:
+        return f"{url}#{anchor}"
+    return url

@@ -22,8 +22,11 @@ from retrieval.support import cosine
 _OPEN, _CLOSE = "（(「『【［[〔", "）)」』】］]〕"
 _ENDS = "。！？!?"
 _QUESTION_END = re.compile(r"(?:か|ですか|ますか|でしょうか|ください|下さい|伺います|伺いたい|お尋ねします)[。？?]?[」』）)]*$")
+# A speaker asking (a member's question in the minutes): 「…についてお伺いしたいと思います。」
+_ASKING = re.compile(r"(?:伺い|お尋ね|お聞き|お聞かせ|御答弁|御見解を|答弁を求め)[^。、]*[。]?[」』）)]*$")
 _SECTION_MARK = re.compile(r"【([^】]+)】")
-_LEADING_MARK = re.compile(r"^(?:[\s　]*(?:[(（]?[0-9０-９一二三四五六七八九十]{1,3}[)）.．、]|[①-⑳]|[・*\-－•])[\s　]*)+")
+# 「(1)」「1.」「①」「・」 list marks, and a law's paragraph number 「2 」 (項 2 onwards).
+_LEADING_MARK = re.compile(r"^(?:[\s　]*(?:[(（]?[0-9０-９一二三四五六七八九十]{1,3}[)）.．、]|[0-9０-９]{1,2}[ 　]|[①-⑳]|[・*\-－•])[\s　]*)+")
 # FAQ sections that hold the question, not the answer.
 _QUESTION_SECTIONS = ("照会要旨", "質問", "問")
 MIN_CHARS, MAX_CHARS = 12, 300
@@ -92,7 +95,7 @@ def _is_answer_sentence(text: str) -> bool:
         return False
     if text.startswith("|") or text.count("|") >= 2:  # a table row
         return False
-    if _QUESTION_END.search(text):
+    if _QUESTION_END.search(text) or _ASKING.search(text):
         return False
     # A heading: short and without a sentence end.
     return text.endswith(("。", "」", "）", ")")) or len(text) >= 40
@@ -155,6 +158,39 @@ class SentencePicker:
         # Sources in the order their best sentence was picked; document order inside a source.
         order = sorted(chosen, key=lambda j: (_first_pick(chosen, cands, cands[j][0]), cands[j][1].start))
         return [(cands[j][0], cands[j][1], relevance[j]) for j in order]
+
+
+def with_qualifiers(picked: list[tuple[int, Span, float]], passages: Sequence[str], pattern: re.Pattern[str],
+                    limit: int = 2) -> list[tuple[int, Span, float]]:
+    """``picked`` with, after each sentence, the sentences right after it in its passage that
+    qualify it (ただし…, この場合…: ``pattern``), at most ``limit``: an answer that quotes a rule
+    must not drop its exception. A qualifier picked alone gets the sentence before it (the rule
+    it qualifies). Added sentences take their sentence's relevance."""
+    taken = {(i, span.start) for i, span, _ in picked}
+    cache: dict[int, list[Span]] = {}
+    out: list[tuple[int, Span, float]] = []
+    for i, span, rel in picked:
+        spans = cache.setdefault(i, candidate_sentences(passages[i]))
+        if pattern.search(span.text):  # a qualifier picked alone: quote the rule it qualifies first
+            before = [s for s in spans if s.end <= span.start]
+            if before and (i, before[-1].start) not in taken and not passages[i][before[-1].end:span.start].strip():
+                taken.add((i, before[-1].start))
+                out.append((i, before[-1], rel))
+        out.append((i, span, rel))
+        end = span.end
+        for nxt in [s for s in spans if s.start >= end][:limit]:
+            if passages[i][end:nxt.start].strip() or not pattern.search(nxt.text):
+                break  # not the very next sentence, or not a qualifier
+            if (i, nxt.start) not in taken:
+                taken.add((i, nxt.start))
+                out.append((i, nxt, rel))
+            end = nxt.end
+    return out
+
+
+def contiguous(passage: str, first: Span, second: Span) -> bool:
+    """True when ``second`` follows ``first`` in ``passage`` with only blanks between (one quote)."""
+    return second.start >= first.end and not passage[first.end:second.start].strip()
 
 
 def _first_pick(chosen: list[int], cands: list[tuple[int, Span, float]], passage: int) -> int:

@@ -117,7 +117,10 @@ def test_extractive_answer_cites_numbered_sources_with_exact_highlights(law_inde
     for sentence in result.sentences:
         assert sentence.grounded and sentence.support == 1.0  # verbatim sentences of the source
         (n,) = sentence.citations
-        assert any(sentence.text in by_n[n].text[a:b] for a, b in by_n[n].highlights)
+        # The quote is the source's own words, each of its sentences a highlighted span.
+        highlighted = "".join(by_n[n].text[a:b] for a, b in sorted(by_n[n].highlights))
+        assert sentence.quote and sentence.quote.replace("\n", "") in highlighted.replace("\n", "")
+        assert sentence.quote.replace("「", "『").replace("」", "』") in sentence.text
     assert deltas == [result.text] and "[1]" in result.text
     assert set(result.timings) >= {"search", "select", "total"}
 
@@ -197,7 +200,7 @@ def test_real_questions_get_cited_answers_from_the_right_document(sample_index, 
     by_n = {s.n: s for s in result.sources}
     for sentence in result.sentences:
         for n in sentence.citations:
-            assert sentence.text in by_n[n].text
+            assert sentence.quote in by_n[n].text.replace("\n", "")
 
 
 @pytest.mark.slow

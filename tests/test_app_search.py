@@ -52,7 +52,9 @@ def test_a_question_returns_passages_with_their_sources(indexed):
     assert "第六条" in shown  # 標準処理期間
     assert "2024-04-01" in shown
     # The answer cites [1], and the source shows the sentence it used highlighted.
-    assert "**[1]**" in shown and "<mark>" in shown and "標準的な期間" in shown
+    # [1] links to its source card, which carries that anchor; the answer says which article speaks.
+    assert "**[\\[1\\]](#src-0-1)**" in shown and "<span id='src-0-1'></span>" in shown
+    assert "<mark>" in shown and "標準的な期間" in shown and "行政手続法第六条" in shown
     with AuditLog(f"sqlite:///{indexed / 'var/audit.sqlite3'}") as log:
         (event,) = log.query(action="question")
     assert event.user == "clerk" and event.parameters["page"] == "質問" and "405AC0000000088" in " ".join(event.doc_ids)

@@ -105,6 +105,8 @@ class SearchSettings(BaseModel):
 
 # The calibrated relevance gate for the built-in e5 (eval/README.md); the drafter and 再質問予測 use it too.
 DEFAULT_MIN_RELEVANCE = 0.89
+DEFAULT_MID_RELEVANCE = 0.885
+DEFAULT_FLOOR_RELEVANCE = 0.845
 
 
 class AnswerSettings(BaseModel):
@@ -118,6 +120,10 @@ class AnswerSettings(BaseModel):
     passages: int = Field(default=5, ge=1, le=20)
     max_sentences: int = Field(default=4, ge=1, le=12)
     min_relevance: float = Field(default=DEFAULT_MIN_RELEVANCE, ge=-1, le=1)
+    # Below min_relevance a passage may still count when the question's content words are in it
+    # (retrieval/relevance.py): down to mid_relevance with 3/4 of them, to floor_relevance with all.
+    mid_relevance: float = Field(default=DEFAULT_MID_RELEVANCE, ge=-1, le=1)
+    floor_relevance: float = Field(default=DEFAULT_FLOOR_RELEVANCE, ge=-1, le=1)
 
 
 class StyleSettings(BaseModel):

@@ -99,7 +99,8 @@ def source_card(source: Source, used: bool = True) -> None:
     """One numbered source: label, the passage with the used spans highlighted, metadata, link."""
     with st.container(border=True):
         note = "" if used else "（回答では未使用）"
-        st.markdown(f"**[{source.n}] {md_inline(source.label)}**{note}")
+        number = f"[{source.n}] " if source.n else ""  # follow-ups and low-relevance candidates have none
+        st.markdown(f"**{number}{md_inline(source.label)}**{note}")
         st.markdown(f"<div style='white-space: pre-wrap'>{highlighted(source)}</div>", unsafe_allow_html=True)
         p = source.payload
         meta = [DOC_TYPE_LABELS.get(p.get("doc_type"), str(p.get("doc_type") or ""))]

@@ -153,6 +153,14 @@ def _edit_to_contradict_and_export(browser) -> None:
 
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "矛盾の可能性: なし（" in body and "矛盾の可能性: あり" not in body
+    # Candidates below the relevance gate are listed apart, collapsed; open them for the screenshot.
+    low = browser.find_element(By.XPATH, "//details[.//summary[contains(., '関連の低い候補（')]]//summary")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", low)
+    low.click()
+    time.sleep(0.5)
+    browser.execute_script("window.scrollBy(0, -350);")
+    browser.save_screenshot(str(ARTIFACTS / "03b-draft-candidates.png"))
+    low.click()
     area = next(a for a in browser.find_elements(By.TAG_NAME, "textarea") if SAID in (a.get_attribute("value") or ""))
     point = area.get_attribute("aria-label")  # 「論点N…」, the point's title
     edited = area.get_attribute("value").replace(SAID, NEGATED, 1)
@@ -162,7 +170,7 @@ def _edit_to_contradict_and_export(browser) -> None:
     area.send_keys(Keys.CONTROL, Keys.ENTER)  # Streamlit takes a text area's value on Ctrl+Enter
     _wait(browser, lambda d: "矛盾の可能性: あり 1 件" in d.find_element(By.TAG_NAME, "body").text, timeout=300)
     alert = browser.find_element(By.XPATH, _xpath_text("矛盾の可能性: あり 1 件"))
-    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", alert)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", alert)
     time.sleep(0.5)
     browser.save_screenshot(str(ARTIFACTS / "04-draft-conflict.png"))
     body = browser.find_element(By.TAG_NAME, "body").text

@@ -95,10 +95,12 @@ def highlighted(source: Source) -> str:
     return "".join(out)
 
 
-def source_card(source: Source, used: bool = True) -> None:
-    """One numbered source: label, the passage with the used spans highlighted, metadata, link."""
+def source_card(source: Source, used: bool = True, note: str | None = None) -> None:
+    """One numbered source: label, the passage with the used spans highlighted, metadata, link.
+    ``note`` follows the label (default: 「回答では未使用」 for a source the answer did not use)."""
     with st.container(border=True):
-        note = "" if used else "（回答では未使用）"
+        if note is None:
+            note = "" if used else "（回答では未使用）"
         number = f"[{source.n}] " if source.n else ""  # follow-ups and low-relevance candidates have none
         st.markdown(f"**{number}{md_inline(source.label)}**{note}")
         st.markdown(f"<div style='white-space: pre-wrap'>{highlighted(source)}</div>", unsafe_allow_html=True)

@@ -140,10 +140,10 @@ def followups_panel(pd) -> None:
         with st.expander(phrase("followups.exchange", similarity=f"{f.similarity:.2f}")):
             if f.after is not None:
                 st.caption(phrase("followups.answer"))
-                source_card(f.after, used=False)
+                source_card(f.after, used=False, note="")
             if f.source is not None:
                 st.caption(phrase("followups.next_question"))
-                source_card(f.source, used=False)
+                source_card(f.source, used=False, note="")
 
 
 if go:
@@ -213,7 +213,7 @@ for i, pd in enumerate(draft.points, 1):
             with st.expander(phrase("candidates.low_relevance", count=len(low)), expanded=False):
                 st.caption(phrase("candidates.low_relevance_note", gate=f"{settings.answer.min_relevance:.2f}"))
                 for src in low:
-                    source_card(src, used=False)
+                    source_card(src, used=False, note=phrase("candidates.low_relevance_card"))
     with right:
         st.markdown("**答弁案（直接編集できます。[n] は出典番号）**")
         text_key = f"text_{version}_{i}"

@@ -8,7 +8,8 @@ government answers (hybrid, access-filtered); for each similar speech the neighb
 are fetched from the index by their doc ids (``kokkai:<issueID>_<order:03d>``) and the exchange
 is walked. A follow-up is kept only when the exchange it came after passes the same relevance
 gate as the drafter's passages (the point-answer cosine, best chunk, ``min_similarity``), and only
-when its question can be read on its own (see :func:`_stands_alone`). With a chat model, 2-3 想定問答 are also generated from the point and its past answers
+when its question can be read on its own (see :func:`_stands_alone`). With a chat model, 2-3
+想定問答 are also generated from the point and its past answers
 (``prompts/followup.yaml``); any LLM failure becomes a Japanese warning.
 
 >>> miner = FollowUpMiner(searcher, chat_model=None)

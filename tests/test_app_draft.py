@@ -14,6 +14,8 @@ from app.audit import AuditLog
 from app.draft_export import draft_to_docx, draft_to_markdown, listed_sources
 
 from .app_testing import CLERK, app_env, build_index, copy_index, open_page, texts, use_real_embedder  # noqa: F401  (fixture)
+from retrieval.settings import DEFAULT_MIN_RELEVANCE
+
 from .conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -173,7 +175,7 @@ def test_an_edit_contradicting_its_source_changes_the_check_on_the_page_and_in_t
     assert texts(at).count("矛盾の可能性: なし（") == 2
 
 
-def test_below_gate_candidates_are_listed_apart_unticked_and_never_exported(draft_page):
+def test_below_gate_candidates_are_listed_apart_unticked_never_exported_and_follow_ups_show_their_exchange(draft_page):
     at = draft_page
     _submit(at)
     draft = at.session_state["draft_current"]["draft"]
@@ -189,6 +191,13 @@ def test_below_gate_candidates_are_listed_apart_unticked_and_never_exported(draf
     assert below, "this question has candidates below the gate"
     listed = {s.chunk_id for s in listed_sources(draft)}
     assert not below & listed
+    # 再質問予測: only after exchanges that pass the same gate, each shown with its exchange.
+    mined = [f for pd in draft.points for f in pd.followups if not f.generated]
+    assert mined and all(f.similarity >= DEFAULT_MIN_RELEVANCE and f.after is not None for f in mined)
+    exchanges = [e for e in at.expander if e.label.startswith("元のやり取り（関連度 ")]
+    assert len(exchanges) == len(mined)
+    shown = texts(at)
+    assert all(f.question in shown and f.after.label in shown for f in mined)
 
 
 def test_redraft_keeps_edits_and_choices_and_redrafts_only_the_changed_point(draft_page):

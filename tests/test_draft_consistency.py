@@ -214,3 +214,23 @@ def test_redraft_after_dropping_candidates_matches_a_fresh_draft_with_the_same_c
     fresh = d.draft(QUESTION, PUBLIC, kept={c: False for c in dropped})
     assert draft.points[0].text == fresh.points[0].text
     assert draft.points[0].needs_review == fresh.points[0].needs_review
+
+
+def test_every_phrase_the_page_and_the_exports_use_is_in_prompts():
+    import re
+    from pathlib import Path
+
+    from app.draft_check import phrase
+
+    root = Path(__file__).resolve().parents[1]
+    used = set()
+    for name in ("app/ui_draft.py", "app/draft_check.py", "app/draft_export.py"):
+        used |= set(re.findall(r'["\']((?:conflict|candidates|redraft|followups)\.[a-z_]+)["\']',
+                               (root / name).read_text(encoding="utf-8")))
+    assert {"conflict.none", "conflict.unchecked", "candidates.low_relevance", "candidates.answers",
+            "candidates.none_found", "redraft.point"} <= used
+    values = {"sentences": 1, "evidence": 1, "count": 1, "gate": "0.89", "points": "1", "seconds": "0.1", "similarity": "0.9"}
+    for key in used:
+        assert phrase(key, **values), key
+    with pytest.raises(KeyError):
+        phrase("conflict.none")  # a placeholder without a value is an error, never a half phrase

@@ -6,6 +6,7 @@ whose choices changed (edits kept) or of one point -> .docx / Markdown (findings
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -111,6 +112,12 @@ def _checker():
         return None
 
 
+def _as_gated(src, relevance: float):
+    """``src`` for display with the relevance it was gated on for this point (a chunk found for
+    two points is one source, whose payload holds the first point's)."""
+    return dataclasses.replace(src, payload={**src.payload, "relevance": relevance})
+
+
 def conflicts_panel(pd) -> None:
     """The point's 矛盾チェック, always stated: none (with what was compared), the conflicts side
     by side, or 「未確認」."""
@@ -194,7 +201,7 @@ for i, pd in enumerate(draft.points, 1):
             kept_answers.append(st.checkbox(f"[{pa.answer.n}] {md_inline(pa.answer.label)}", value=pa.kept,
                                             key=f"pa_{version}_{i}_{j}"))
             with st.expander("本文", expanded=False):
-                source_card(pa.answer)
+                source_card(_as_gated(pa.answer, pa.relevance))
                 if pa.question is not None:
                     st.caption("直前の質問")
                     source_card(pa.question, used=False)
@@ -208,7 +215,8 @@ for i, pd in enumerate(draft.points, 1):
         if not docs:
             st.caption(phrase("candidates.none_relevant" if pd.documents else "candidates.none_found"))
         apply_choices(pd, kept_answers, kept_docs)
-        low = [pa.answer for pa in pd.past_answers if not pa.relevant] + [d.source for d in pd.documents if not d.relevant]
+        low = [_as_gated(pa.answer, pa.relevance) for pa in pd.past_answers if not pa.relevant] + [
+            _as_gated(d.source, d.relevance) for d in pd.documents if not d.relevant]
         if low:
             with st.expander(phrase("candidates.low_relevance", count=len(low)), expanded=False):
                 st.caption(phrase("candidates.low_relevance_note", gate=f"{settings.answer.min_relevance:.2f}"))

@@ -262,10 +262,12 @@ class Drafter:
             # 矛盾チェック and the export all read these two fields.
             for c in past:
                 c.kept = (kept or {}).get(c.answer.chunk_id, True)
-                c.relevant = self.relevant(c.answer)
+                c.relevance = float(c.answer.payload.get("relevance") or 0.0)
+                c.relevant = c.relevance >= self.min_relevance
             for c in docs:
                 c.kept = (kept or {}).get(c.source.chunk_id, True)
-                c.relevant = self.relevant(c.source)
+                c.relevance = float(c.source.payload.get("relevance") or 0.0)
+                c.relevant = c.relevance >= self.min_relevance
             points.append(PointDraft(point=point, past_answers=past, documents=docs))
         searched = time.perf_counter()
         # Provisional numbers (unique per chunk) so that sentences can cite before final numbering.
@@ -305,10 +307,6 @@ class Drafter:
                 check_point(self.checker, draft.points[i])
         draft.timings["redraft"] = time.perf_counter() - started
         return draft
-
-    def relevant(self, src: Source) -> bool:
-        """The relevance gate: the point-passage cosine reaches ``min_relevance``."""
-        return float(src.payload.get("relevance") or 0.0) >= self.min_relevance
 
     # -- steps ---------------------------------------------------------------------------------------
 

@@ -40,6 +40,9 @@ class PastAnswer:
     score: float = 0.0
     kept: bool = True  # the drafter may drop a candidate; a dropped one is not used in the draft
     relevant: bool = True  # passes the relevance gate for this point (decided once, by the Drafter)
+    # The point-passage cosine it was gated on (the passage's payload "relevance" may be another
+    # point's once the same chunk, found for two points, is one numbered source).
+    relevance: float = 0.0
 
     @property
     def used(self) -> bool:
@@ -56,6 +59,7 @@ class DocumentCandidate:
     source: Source
     kept: bool = True
     relevant: bool = True
+    relevance: float = 0.0  # the point-passage cosine it was gated on
 
     @property
     def used(self) -> bool:

@@ -20,7 +20,7 @@ from app.draft_check import CheckCache, check_status, is_current, recheck, reche
 from app.draft_edit import apply_choices, apply_text, choices_of, points_to_redraft
 from app.draft_export import draft_to_docx, draft_to_markdown, listed_sources
 from retrieval.draft import Drafter
-from retrieval.draft_types import NEEDS_REVIEW
+from retrieval.draft_types import NEEDS_REVIEW, PastAnswer
 from retrieval.embedder import HashEmbedder
 from retrieval.text.sparse import SparseEncoder
 from retrieval.verify import Conflict
@@ -234,3 +234,23 @@ def test_every_phrase_the_page_and_the_exports_use_is_in_prompts():
         assert phrase(key, **values), key
     with pytest.raises(KeyError):
         phrase("conflict.none")  # a placeholder without a value is an error, never a half phrase
+
+
+def test_the_same_passage_found_for_two_points_is_gated_per_point():
+    class TwoSearches(FakeFinder):
+        """Each search returns its own Source objects, as the index does."""
+
+        def find(self, point, access, filters=None, k=5, *, context=None):
+            rel = 0.93 if "為替介入" in point.text else 0.70
+            return [PastAnswer(source(0, "fx", FX_TEXT, rel))]
+
+        def find_documents(self, point, access, k=3, filters=None):
+            return []
+
+    d = Drafter(TwoSearches({}, {}), HashEmbedder(64), SparseEncoder(), None, min_relevance=0.86)
+    draft = d.draft("一 為替介入の実施状況を示されたい。\n二 為替相場の見通しを示されたい。", PUBLIC)
+    (first,), (second,) = (pd.past_answers for pd in draft.points)
+    assert first.answer is second.answer and first.answer.n == 1  # one source for the draft
+    assert (first.relevant, first.relevance) == (True, 0.93) and (second.relevant, second.relevance) == (False, 0.70)
+    assert not draft.points[0].needs_review and draft.points[1].needs_review
+    assert draft.points[1].evidence() == []

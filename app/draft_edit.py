@@ -1,13 +1,14 @@
 """Edits a drafter makes on the 答弁作成 page, applied to a ``Draft`` without Streamlit: keep or
-drop candidate past answers and documents, and replace a point's text with the edited one
-(its [n] markers become the sentences' citations again, so exports keep their footnotes)."""
+drop candidate past answers and documents, replace a point's text with the edited one (its [n]
+markers become the sentences' citations again, so exports keep their footnotes), and decide
+which points a redraft may rewrite (never an edited one, unless the drafter asks for that point)."""
 
 from __future__ import annotations
 
 import re
 
 from retrieval.answer_types import AnswerSentence
-from retrieval.draft_types import NEEDS_REVIEW, Draft, PointDraft
+from retrieval.draft_types import REVIEW_TEXTS, Draft, PointDraft
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?((?:\[\d+\])*)")
 _MARK = re.compile(r"\[(\d+)\]")
@@ -36,11 +37,13 @@ def parse_sentences(text: str, known: set[int] | None = None) -> list[AnswerSent
 
 
 def apply_text(draft: Draft, pd: PointDraft, text: str) -> bool:
-    """Replace ``pd``'s sentences with the edited ``text``; False when nothing changed."""
+    """Replace ``pd``'s sentences with the edited ``text`` (the point is then ``edited``);
+    False when nothing changed."""
     text = text.strip()
     if text == pd.text.strip():
         return False
-    if not text or text == NEEDS_REVIEW:
+    pd.edited = True
+    if not text or text in REVIEW_TEXTS:
         pd.sentences, pd.needs_review = [], True
         return True
     pd.sentences = parse_sentences(text, {s.n for s in draft.sources})
@@ -49,9 +52,28 @@ def apply_text(draft: Draft, pd: PointDraft, text: str) -> bool:
 
 
 def apply_choices(pd: PointDraft, kept_answers: list[bool], kept_documents: list[bool]) -> None:
-    """Mark past answers and documents kept or dropped (``retrieval.draft.Drafter`` reads
-    ``PastAnswer.kept`` and a document's ``payload["kept"]`` when it drafts again)."""
-    for candidate, keep in zip(pd.past_answers, kept_answers):
+    """Mark the relevant past answers and documents kept or dropped, in the order the page lists
+    them (``retrieval.draft.Drafter`` reads ``kept`` when it drafts again). A candidate below the
+    relevance gate has no checkbox and is never used, so it is not in these lists."""
+    for candidate, keep in zip([pa for pa in pd.past_answers if pa.relevant], kept_answers):
         candidate.kept = bool(keep)
-    for doc, keep in zip(pd.documents, kept_documents):
-        doc.payload["kept"] = bool(keep)
+    for doc, keep in zip([d for d in pd.documents if d.relevant], kept_documents):
+        doc.kept = bool(keep)
+
+
+Choices = tuple[tuple[str, bool], ...]
+
+
+def choices_of(pd: PointDraft) -> Choices:
+    """The point's keep/drop choices as (chunk id, kept), to tell later whether they changed."""
+    return tuple((pa.answer.chunk_id, pa.kept) for pa in pd.past_answers) + tuple(
+        (d.source.chunk_id, d.kept) for d in pd.documents)
+
+
+def points_to_redraft(draft: Draft, drafted_with: list[Choices]) -> list[int]:
+    """Indices of the points 「チェックした候補だけで作り直す」 rewrites: those whose choices differ
+    from the ones they were drafted with (``drafted_with``, one per point) and that the drafter
+    has not edited. An edited point keeps its text: the drafter's work is never thrown away
+    without asking (the per-point button asks)."""
+    return [i for i, (pd, before) in enumerate(zip(draft.points, drafted_with))
+            if not pd.edited and choices_of(pd) != before]

@@ -2,9 +2,11 @@
 
 Layout (both formats): title 答弁案, who asks where, warnings, the question; then per 論点 「問」
 (the point) and 「答」 (the draft with its [n]), points without support marked 【要確認】; the
-sources as a numbered list whose numbers are the [n] of the draft (label, date, speaker and
-position, URL); a separate 「矛盾チェック」 section with each possible contradiction's two
-sentences side by side and the reason; and 「再質問予測」 (mined follow-ups with their sources,
+sources the draft cites or the drafter kept, as a numbered list whose numbers are the [n] of the
+draft (label, date, speaker and position, URL; a candidate below the relevance gate or dropped is
+not listed); a separate 「矛盾チェック」 section with each point's result, stated only for the text
+it was computed on (「未確認」 for a point edited since: :mod:`app.draft_check`), and each possible
+contradiction's two sentences side by side with the reason; and 「再質問予測」 (mined follow-ups with their sources,
 generated 想定問答 marked as such). Japanese text uses a Mincho font (``w:eastAsia``). With a
 公用文チェック (``style``), each finding left in a 答 becomes a Word comment anchored to its span.
 
@@ -18,15 +20,17 @@ import datetime as dt
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from app.draft_check import check_status
 from app.safe_text import md_inline, safe_url
 from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, AnswerSentence, Source
-from retrieval.draft_types import NEEDS_REVIEW, Draft, FollowUp, PointDraft
+from retrieval.draft_types import Draft, FollowUp, PointDraft
 from retrieval.verify import Conflict
 
 if TYPE_CHECKING:
     from retrieval.style import Finding, StyleChecker
 
-__all__ = ["draft_to_docx", "draft_to_markdown", "source_line", "REVIEW_MARK", "COMMENT_AUTHOR", "style_comment"]
+__all__ = ["draft_to_docx", "draft_to_markdown", "listed_sources", "source_line", "REVIEW_MARK", "COMMENT_AUTHOR",
+           "style_comment"]
 
 REVIEW_MARK = "【要確認】"
 COMMENT_AUTHOR = "公用文チェック"
@@ -59,9 +63,25 @@ def _meta(draft: Draft) -> list[str]:
 def _point_title(i: int, pd: PointDraft) -> str:
     label = f"（{pd.point.label}）" if pd.point.label else ""
     marks = REVIEW_MARK if _needs_review(pd) else ""
-    if pd.conflicts:
+    if check_status(pd).state == "found":
         marks += "【矛盾の可能性あり】"
     return f"論点{i}{label}{marks}"
+
+
+def listed_sources(draft: Draft) -> list[Source]:
+    """The sources an export lists: those a sentence cites, the used (kept and relevant) past
+    answers and documents, and the questions before those answers, in the draft's numbering.
+    Candidates below the relevance gate or dropped by the drafter are not sources of the draft."""
+    wanted = {n for pd in draft.points for s in pd.sentences for n in s.citations}
+    for pd in draft.points:
+        wanted |= {src.n for src in pd.evidence()}
+        wanted |= {pa.question.n for pa in pd.past_answers if pa.used and pa.question is not None}
+    return [s for s in draft.sources if s.n in wanted]
+
+
+def _conflicts(draft: Draft) -> list[tuple[int, Conflict]]:
+    """(point number, conflict) for the points whose check is current and found something."""
+    return [(i, c) for i, pd in enumerate(draft.points, 1) for c in check_status(pd).conflicts]
 
 
 def _needs_review(pd: PointDraft) -> bool:
@@ -144,25 +164,24 @@ def draft_to_markdown(draft: Draft) -> str:
     for i, pd in enumerate(draft.points, 1):
         out += [f"### {md(_point_title(i, pd))}", "", f"**問**　{md(pd.point.text)}", ""]
         if pd.needs_review:
-            out += [f"**答**　**{NEEDS_REVIEW}**", ""]
+            out += [f"**答**　**{pd.text}**", ""]
         else:
             body = "".join(md(t) + m + (f"**{n}**" if n else "") for t, m, n in map(_sentence, pd.sentences))
             out += [f"**答**　{body}", ""]
-        past = [pa for pa in pd.past_answers if pa.kept]
+        past = [pa for pa in pd.past_answers if pa.used]
         if past:
             out += ["参考（過去の答弁）：", ""] + [f"- {source_line(pa.answer, markdown=True)}" for pa in past] + [""]
     out += ["## 出典", ""]
-    out += [f"[{s.n}] {source_line(s, markdown=True)}  " for s in draft.sources] or ["（出典なし）"]
+    out += [f"[{s.n}] {source_line(s, markdown=True)}  " for s in listed_sources(draft)] or ["（出典なし）"]
     out += ["", "## 矛盾チェック", ""]
-    conflicts = [(i, c) for i, pd in enumerate(draft.points, 1) for c in pd.conflicts]
+    out += [f"- 論点{i}：{md(check_status(pd).line)}" for i, pd in enumerate(draft.points, 1)] + [""]
+    conflicts = _conflicts(draft)
     if conflicts:
         out += ["| 論点 | 答弁案の文 | 過去の答弁・資料の文 | 理由 |", "| --- | --- | --- | --- |"]
         for i, c in conflicts:
             evidence = md(c.evidence) + (f"<br>（{md(_evidence_name(draft, c.evidence_source))}）" if c.evidence_source else "")
             reason = md(f"{CONFLICT_LABELS.get(c.kind, c.kind)}：{c.reason}")
             out.append(f"| 論点{i} | {md(c.claim)} | {evidence} | {reason} |")
-    else:
-        out.append("矛盾の可能性がある文は検出されませんでした。")
     out += ["", "## 再質問予測", ""]
     if not any(pd.followups for pd in draft.points):
         out.append("類似する過去のやり取りは見つかりませんでした。")
@@ -316,30 +335,33 @@ def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: S
         _para(doc, ("問　", {"bold": True}), pd.point.text)
         answer = _para(doc, ("答　", {"bold": True}))
         if pd.needs_review:
-            r = answer.add_run(NEEDS_REVIEW)
+            r = answer.add_run(pd.text)
             r.bold = True
             r.font.color.rgb = _red()
         if not pd.needs_review:
             _answer_runs(doc, answer, pd, style)
-        past = [pa for pa in pd.past_answers if pa.kept]
+        past = [pa for pa in pd.past_answers if pa.used]
         if past:
             _para(doc, ("参考（過去の答弁）", {"bold": True, "size": 9}))
             for pa in past:
                 _para(doc, ("・" + source_line(pa.answer), {"size": 9}))
 
     doc.add_heading("出典", level=1)
-    if not draft.sources:
+    listed = listed_sources(draft)
+    if not listed:
         _para(doc, "（出典なし）")
-    for s in draft.sources:
+    for s in listed:
         p = _para(doc, (f"[{s.n}] ", {"bold": True}), source_line(s))
         p.paragraph_format.left_indent = Pt(21)
         p.paragraph_format.first_line_indent = Pt(-21)
 
     doc.add_heading("矛盾チェック", level=1)
-    conflicts = [(i, c) for i, pd in enumerate(draft.points, 1) for c in pd.conflicts]
-    if not conflicts:
-        _para(doc, "矛盾の可能性がある文は検出されませんでした。")
-    else:
+    for i, pd in enumerate(draft.points, 1):
+        status = check_status(pd)
+        _para(doc, (f"論点{i}：", {"bold": True}), (status.line, {"bold": status.state == "found",
+                                                                 "red": status.state in ("found", "unchecked")}))
+    conflicts = _conflicts(draft)
+    if conflicts:
         _para(doc, "答弁案の文と、同じ事項についての過去の答弁・資料の文を並べています。理由を確認のうえ修正してください。")
         table = doc.add_table(rows=1, cols=2)
         table.style = "Table Grid"

@@ -20,7 +20,7 @@ def kept_choices(draft: Draft) -> dict[str, bool]:
         for pa in pd.past_answers:
             kept[pa.answer.chunk_id] = kept.get(pa.answer.chunk_id, True) and pa.kept
         for doc in pd.documents:
-            kept[doc.chunk_id] = kept.get(doc.chunk_id, True) and bool(doc.payload.get("kept", True))
+            kept[doc.source.chunk_id] = kept.get(doc.source.chunk_id, True) and doc.kept
     return kept
 
 
@@ -37,6 +37,6 @@ def make_draft(drafter: Any, miner: Any, question: str, access: Access, *, kept:
             if pd.followups:
                 continue
             progress(f"論点{i}/{len(draft.points)}の再質問を予測しています")
-            pd.followups = miner.predict(pd.point, access, k=followups, past_answers=[pa for pa in pd.past_answers if pa.kept],
+            pd.followups = miner.predict(pd.point, access, k=followups, past_answers=[pa for pa in pd.past_answers if pa.used],
                                          warnings=draft.warnings)
     return draft

@@ -100,13 +100,16 @@ def highlighted(source: Source) -> str:
     return "".join(out)
 
 
-def source_card(source: Source, used: bool = True, anchor: str | None = None) -> None:
+def source_card(source: Source, used: bool = True, note: str | None = None, anchor: str | None = None) -> None:
     """One numbered source: label, the passage with the used spans highlighted, metadata, link.
+    ``note`` follows the label (default: 「回答では未使用」 for a source the answer did not use);
     ``anchor``: the element id that the answer's [n] links jump to (ours, never document text)."""
     with st.container(border=True):
-        note = "" if used else "（回答では未使用）"
+        if note is None:
+            note = "" if used else "（回答では未使用）"
+        number = f"[{source.n}] " if source.n else ""  # follow-ups and low-relevance candidates have none
         target = f"<span id='{anchor}'></span>" if anchor else ""
-        st.markdown(f"**[{source.n}] {md_inline(source.label)}**{note}{target}", unsafe_allow_html=bool(anchor))
+        st.markdown(f"**{number}{md_inline(source.label)}**{note}{target}", unsafe_allow_html=bool(anchor))
         st.markdown(f"<div style='white-space: pre-wrap'>{highlighted(source)}</div>", unsafe_allow_html=True)
         p = source.payload
         meta = [DOC_TYPE_LABELS.get(p.get("doc_type"), str(p.get("doc_type") or ""))]

@@ -4,16 +4,20 @@
 2. per point: past government answers (:class:`retrieval.past_answers.PastAnswerFinder`, the whole
    question as context) and supporting documents, access-filtered; the drafter's ``kept`` choices
    drop candidates;
-3. gate on relevance (the point-passage cosine, as answers do): with nothing relevant the point is
-   ``needs_review`` (a human writes it);
+3. gate on relevance (the point-passage cosine, as answers do), decided once per candidate
+   (``relevant`` on PastAnswer / DocumentCandidate): a candidate below it is never used, never
+   checked against, never numbered; with nothing usable the point is ``needs_review`` (a human
+   writes it);
 4. draft: with no LLM, the most relevant sentences of the kept passages (SentencePicker), adapted
    only through the fixed phrases of ``prompts/draft_templates.yaml`` (opening 「お尋ねの〜について
    は、」, closing 「〜と考えております。」), sentences tied to their original exchange left out,
    every sentence citing its source, the certain 公用文 fixes applied (:mod:`retrieval.style`:
    spellings such as 「時は」->「ときは」, fillers; never numbers, names or stance); with an LLM, ``prompts/draft.yaml`` and the citations
    validated as for answers (falls back to templates, with a warning, on any LLM failure);
-5. consistency check (矛盾チェック) of each point's sentences against its past answers and documents.
+5. consistency check (矛盾チェック, :func:`check_point`) of each point's sentences against its used
+   past answers and documents, stamped with the text it was computed on.
 Sources are numbered once for the whole draft, in the order the draft first cites them.
+:meth:`Drafter.redraft` rewrites chosen points only, from their candidates as they are now.
 
 >>> drafter = Drafter(finder, embedder, SparseEncoder(), checker)
 >>> draft = drafter.draft(question_text, Access(clearance=1, groups=["all"]))  # doctest: +SKIP
@@ -30,7 +34,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Callable
 
 from retrieval.answer_types import AnswerSentence, Source
-from retrieval.draft_types import Draft, PastAnswer, PointDraft
+from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, CheckStamp, Draft, DocumentCandidate, PointDraft
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker, sentence_spans
@@ -41,14 +45,14 @@ from retrieval.support import SupportScorer
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
-from retrieval.verify import ContradictionChecker
+from retrieval.verify import Conflict, ContradictionChecker
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from retrieval.style import StyleChecker
 
-__all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources"]
+__all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources", "check_point"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -140,8 +144,9 @@ def _masked(text: str, t: Templates) -> str:
 
 def number_sources(points: list[PointDraft]) -> list[Source]:
     """Number every source of the draft once (the same chunk, the same number): cited ones in
-    the order the draft first cites them, then the other past answers, documents and questions.
-    Citations in the sentences are renumbered to match."""
+    the order the draft first cites them, then the other relevant past answers, documents and
+    their questions. A passage below the relevance gate for every point is not a source of the
+    draft: it gets no number (``n = 0``). Citations in the sentences are renumbered to match."""
     registry: dict[str, Source] = {}
 
     def reg(src: Source) -> Source:
@@ -156,32 +161,57 @@ def number_sources(points: list[PointDraft]) -> list[Source]:
             pa.answer = reg(pa.answer)
             if pa.question is not None:
                 pa.question = reg(pa.question)
-        pd.documents = [reg(d) for d in pd.documents]
+        for d in pd.documents:
+            d.source = reg(d.source)
     for src in registry.values():
-        old_number.setdefault(src.n, src)
+        if src.n:
+            old_number.setdefault(src.n, src)
     order: list[Source] = []
+
+    def add(src: Source) -> None:
+        if all(src is not o for o in order):
+            order.append(src)
+
     for pd in points:
         for s in pd.sentences:
             for n in s.citations:
-                src = old_number.get(n)
-                if src is not None and all(src is not o for o in order):
-                    order.append(src)
+                if n in old_number:
+                    add(old_number[n])
     for pd in points:
-        for src in [pa.answer for pa in pd.past_answers] + pd.documents:
-            if all(src is not o for o in order):
-                order.append(src)
+        for src in [pa.answer for pa in pd.past_answers if pa.relevant] + [d.source for d in pd.documents if d.relevant]:
+            add(src)
     for pd in points:
-        for src in [pa.question for pa in pd.past_answers if pa.question is not None]:
-            if all(src is not o for o in order):
-                order.append(src)
+        for src in [pa.question for pa in pd.past_answers if pa.relevant and pa.question is not None]:
+            add(src)
     mapping = {id(src): i + 1 for i, src in enumerate(order)}
     renumber = {n: mapping[id(src)] for n, src in old_number.items() if id(src) in mapping}
     for pd in points:
         for s in pd.sentences:
             s.citations = [renumber[n] for n in s.citations if n in renumber]
-    for src in order:
-        src.n = mapping[id(src)]
+    for src in registry.values():
+        src.n = mapping.get(id(src), 0)
     return order
+
+
+def check_point(checker: ContradictionChecker, pd: PointDraft) -> list[Conflict]:
+    """The 矛盾チェック of one point: each sentence against the point's used evidence (kept and
+    relevant past answers and documents). A sentence the drafter copied (``pd.origins``) is not
+    flagged against the very sentence it was copied from; an edited sentence has no origin.
+    Records on ``pd.checked`` what the result was computed on."""
+    evidence = pd.evidence()
+    conflicts: list[Conflict] = []
+    if not pd.needs_review and evidence and pd.sentences:
+        # One call for all sentences: the evidence sentences are embedded once.
+        for c in checker.check([s.text for s in pd.sentences], evidence):
+            origin = pd.origins.get(c.claim)
+            # The sentence it was copied from (opening and closing added) is its own source.
+            if origin and c.evidence_source is not None and c.evidence_source.chunk_id == origin[1] \
+                    and normalize(c.evidence) == origin[0]:
+                continue
+            conflicts.append(c)
+    pd.conflicts = conflicts
+    pd.checked = CheckStamp(pd.text, tuple(s.chunk_id for s in evidence), 0 if pd.needs_review else len(pd.sentences))
+    return conflicts
 
 
 class Drafter:
@@ -219,7 +249,6 @@ class Drafter:
         """The draft for ``question_text``. ``kept`` maps a candidate's chunk id to False to drop
         it (past answers and documents); ``on_progress(message, done, total)`` reports each point."""
         started = time.perf_counter()
-        t = self.templates or load_templates()
         analysis = analyze_question(question_text)
         total = len(analysis.points)
         context = analysis.text if total > 1 else None
@@ -228,57 +257,86 @@ class Drafter:
             if on_progress is not None:
                 on_progress(f"論点{i + 1}/{total}の過去答弁と資料を検索しています", i, total)
             past = self.finder.find(point, access, k=self.past_answers, context=context)
-            docs = self.finder.find_documents(point, access, k=self.documents)
-            for pa in past:
-                pa.kept = (kept or {}).get(pa.answer.chunk_id, True)
-            for d in docs:
-                d.payload["kept"] = (kept or {}).get(d.chunk_id, True)
+            docs = [DocumentCandidate(d) for d in self.finder.find_documents(point, access, k=self.documents)]
+            # The relevance gate, decided once per (point, candidate): the list, the draft, the
+            # 矛盾チェック and the export all read these two fields.
+            for c in past:
+                c.kept = (kept or {}).get(c.answer.chunk_id, True)
+                c.relevance = float(c.answer.payload.get("relevance") or 0.0)
+                c.relevant = c.relevance >= self.min_relevance
+            for c in docs:
+                c.kept = (kept or {}).get(c.source.chunk_id, True)
+                c.relevance = float(c.source.payload.get("relevance") or 0.0)
+                c.relevant = c.relevance >= self.min_relevance
             points.append(PointDraft(point=point, past_answers=past, documents=docs))
         searched = time.perf_counter()
         # Provisional numbers (unique per chunk) so that sentences can cite before final numbering.
         provisional: dict[str, int] = {}
         for pd in points:
-            for src in [pa.answer for pa in pd.past_answers] + pd.documents + [
-                    pa.question for pa in pd.past_answers if pa.question is not None]:
+            for src in pd.candidate_sources():
                 src.n = provisional.setdefault(src.chunk_id, len(provisional) + 1)
         warnings: list[str] = []
-        method = "template"
-        origins: dict[int, tuple[str, str]] = {}  # id(sentence) -> (copied sentence, its chunk id)
+        methods = set()
         for i, pd in enumerate(points):
             if on_progress is not None:
                 on_progress(f"論点{i + 1}/{total}の答弁案を作成しています", i, total)
-            support = self._supporting(pd)
-            if not support:
-                pd.needs_review = True
-                continue
-            if self.llm is not None:
-                try:
-                    pd.sentences = self._llm_sentences(pd.point, t.topic_of(pd.point), support)
-                    method = "llm"
-                except LLMError as exc:
-                    warnings.append(f"論点{i + 1}: {exc} 定型文による答弁案を表示します。")
-            if not pd.sentences:
-                pd.sentences = self._template_sentences(pd.point, support, t, origins)
-            if not pd.sentences:
-                pd.needs_review = True
+            methods.add(self._draft_point(pd, i + 1, warnings))
         drafted = time.perf_counter()
         sources = number_sources(points)
         for pd in points:
-            if self.checker is not None and pd.sentences:
-                pd.conflicts = self._check(pd, origins)
+            if self.checker is not None:
+                check_point(self.checker, pd)
         if on_progress is not None:
             on_progress("答弁案を作成しました", total, total)
-        return Draft(question=question_text, analysis=analysis, points=points, sources=sources, method=method,
+        return Draft(question=question_text, analysis=analysis, points=points, sources=sources,
+                     method="llm" if "llm" in methods else "template",
                      warnings=warnings, timings={"search": searched - started, "draft": drafted - searched,
                                                  "total": time.perf_counter() - started})
 
+    def redraft(self, draft: Draft, points: list[int]) -> Draft:
+        """Draft again only the points at the (0-based) indices ``points``, from their candidates
+        as they are now (the drafter's keep/drop choices; no new search). The other points keep
+        their text, edits included; sources are renumbered once for the whole draft and every
+        point's citations follow, so an edited point still cites the same passages."""
+        started = time.perf_counter()
+        for i in points:
+            self._draft_point(draft.points[i], i + 1, draft.warnings)
+        draft.sources = number_sources(draft.points)
+        for i in points:
+            if self.checker is not None:
+                check_point(self.checker, draft.points[i])
+        draft.timings["redraft"] = time.perf_counter() - started
+        return draft
+
     # -- steps ---------------------------------------------------------------------------------------
 
+    def _draft_point(self, pd: PointDraft, number: int, warnings: list[str]) -> str:
+        """(Re)write one point's sentences from its used candidates; returns the method used."""
+        t = self.templates or load_templates()
+        pd.sentences, pd.needs_review, pd.review_note = [], False, NEEDS_REVIEW
+        pd.conflicts, pd.checked, pd.edited, pd.origins = [], None, False, {}
+        support = self._supporting(pd)
+        if not support:
+            pd.needs_review = True
+            return "template"
+        method = "template"
+        if self.llm is not None:
+            try:
+                pd.sentences = self._llm_sentences(pd.point, t.topic_of(pd.point), support)
+                method = "llm"
+            except LLMError as exc:
+                warnings.append(f"論点{number}: {exc} 定型文による答弁案を表示します。")
+        if not pd.sentences:
+            origins: dict[int, tuple[str, str]] = {}
+            pd.sentences = self._template_sentences(pd.point, support, t, origins)
+            pd.origins = {s.text: origins[id(s)] for s in pd.sentences if id(s) in origins}
+        if not pd.sentences:
+            pd.needs_review, pd.review_note = True, NEEDS_REVIEW_NO_SENTENCE
+        return method
+
     def _supporting(self, pd: PointDraft) -> list[Source]:
-        """The kept past answers, then documents, whose relevance passes the gate."""
-        answers = [pa.answer for pa in pd.past_answers if pa.kept]
-        docs = [d for d in pd.documents if d.payload.get("kept", True)]
-        return [s for s in answers + docs if float(s.payload.get("relevance") or 0.0) >= self.min_relevance]
+        """The used (kept and relevant) past answers, then documents."""
+        return pd.evidence()
 
     def _template_sentences(self, point: Point, support: list[Source], t: Templates,
                             origins: dict[int, tuple[str, str]]) -> list[AnswerSentence]:
@@ -314,16 +372,3 @@ class Drafter:
         if not any(s.citations for s in sentences):
             raise LLMError("LLM の答弁案に出典番号付きの文がありませんでした。")
         return sentences
-
-    def _check(self, pd: PointDraft, origins: dict[int, tuple[str, str]]) -> list:
-        evidence = [pa.answer for pa in pd.past_answers if pa.kept] + [d for d in pd.documents if d.payload.get("kept", True)]
-        conflicts = []
-        for sentence in pd.sentences:
-            origin = origins.get(id(sentence))
-            for c in self.checker.check([sentence.text], evidence):
-                # The sentence it was copied from (opening and closing added) is its own source.
-                if origin and c.evidence_source is not None and c.evidence_source.chunk_id == origin[1] \
-                        and normalize(c.evidence) == origin[0]:
-                    continue
-                conflicts.append(c)
-        return conflicts

@@ -18,6 +18,10 @@ from retrieval.verify import Conflict
 
 # Shown in place of a point's draft when nothing supports it: a human must write it.
 NEEDS_REVIEW = "【要確認】この論点について、過去の答弁や根拠資料が見つかりませんでした。担当者が作成してください。"
+# Shown instead when relevant candidates were kept but none of their sentences could be used.
+NEEDS_REVIEW_NO_SENTENCE = ("【要確認】この論点について、関連する過去の答弁・根拠資料はありますが、答弁案に使える文を"
+                            "選べませんでした。チェックした候補を参照して担当者が作成してください。")
+REVIEW_TEXTS = (NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE)
 
 
 @dataclass
@@ -35,6 +39,42 @@ class PastAnswer:
     via: str = "answer"
     score: float = 0.0
     kept: bool = True  # the drafter may drop a candidate; a dropped one is not used in the draft
+    relevant: bool = True  # passes the relevance gate for this point (decided once, by the Drafter)
+    # The point-passage cosine it was gated on (the passage's payload "relevance" may be another
+    # point's once the same chunk, found for two points, is one numbered source).
+    relevance: float = 0.0
+
+    @property
+    def used(self) -> bool:
+        """May support the draft: relevant to the point and not dropped by the drafter."""
+        return self.kept and self.relevant
+
+
+@dataclass
+class DocumentCandidate:
+    """A supporting document (law, guideline, FAQ, white paper) found for a point, with the same
+    two decisions as a past answer: the relevance gate (``relevant``, per point, decided once by
+    the Drafter) and the drafter's keep/drop choice (``kept``)."""
+
+    source: Source
+    kept: bool = True
+    relevant: bool = True
+    relevance: float = 0.0  # the point-passage cosine it was gated on
+
+    @property
+    def used(self) -> bool:
+        """May support the draft: relevant to the point and not dropped by the drafter."""
+        return self.kept and self.relevant
+
+
+@dataclass(frozen=True)
+class CheckStamp:
+    """What a point's 矛盾チェック was computed on: its text and the evidence it was compared with.
+    A check whose stamp no longer matches the point (edited text, other candidates) is stale."""
+
+    text: str
+    evidence_ids: tuple[str, ...]
+    sentences: int
 
 
 @dataclass
@@ -60,18 +100,33 @@ class PointDraft:
 
     point: Point
     past_answers: list[PastAnswer] = field(default_factory=list)
-    documents: list[Source] = field(default_factory=list)  # laws, guidelines, FAQs, white papers
+    documents: list[DocumentCandidate] = field(default_factory=list)  # laws, guidelines, FAQs, white papers
     sentences: list[AnswerSentence] = field(default_factory=list)  # citations: Draft.sources numbers
-    needs_review: bool = False  # nothing supports this point: the text is NEEDS_REVIEW
+    needs_review: bool = False  # nothing usable supports this point: the text is ``review_note``
+    review_note: str = NEEDS_REVIEW
     conflicts: list[Conflict] = field(default_factory=list)
+    checked: CheckStamp | None = None  # what ``conflicts`` were computed on (None: never checked)
     followups: list[FollowUp] = field(default_factory=list)
+    edited: bool = False  # the drafter changed the text (a redraft keeps it)
+    # Drafted sentence text -> (the normalized sentence it was copied from, that chunk id): the
+    # 矛盾チェック does not flag a copied sentence against its own original.
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
         """The point's draft as plain text with its [n] markers."""
         if self.needs_review:
-            return NEEDS_REVIEW
+            return self.review_note
         return "".join(s.text + "".join(f"[{n}]" for n in s.citations) for s in self.sentences)
+
+    def evidence(self) -> list[Source]:
+        """The passages this point may rely on: used past answers, then used documents."""
+        return [pa.answer for pa in self.past_answers if pa.used] + [d.source for d in self.documents if d.used]
+
+    def candidate_sources(self) -> list[Source]:
+        """Every candidate passage of this point (answers, documents, the answers' questions)."""
+        return [pa.answer for pa in self.past_answers] + [d.source for d in self.documents] + [
+            pa.question for pa in self.past_answers if pa.question is not None]
 
 
 @dataclass

@@ -6,7 +6,10 @@ skipped; another member taking the floor, a gap in the record, or a speech the u
 ends the exchange (nothing is guessed). The point is searched among member questions and
 government answers (hybrid, access-filtered); for each similar speech the neighbouring speeches
 are fetched from the index by their doc ids (``kokkai:<issueID>_<order:03d>``) and the exchange
-is walked. With a chat model, 2-3 想定問答 are also generated from the point and its past answers
+is walked. A follow-up is kept only when the exchange it came after passes the same relevance
+gate as the drafter's passages (the point-answer cosine, best chunk, ``min_similarity``), and only
+when its question can be read on its own (see :func:`_stands_alone`). With a chat model, 2-3
+想定問答 are also generated from the point and its past answers
 (``prompts/followup.yaml``); any LLM failure becomes a Japanese warning.
 
 >>> miner = FollowUpMiner(searcher, chat_model=None)
@@ -48,6 +51,10 @@ _ASKS_RE = re.compile(
     r"か[。？?]?$|[？?]|伺|お尋ね|お聞き|聞きたい|お答え|答弁を|御?見解|御?所見|お示し|示されたい|"
     r"説明(を|して|いただ|願|され)|教えて|いかが|如何|確認(させ|したい|を)"
 )
+# A follow-up that opens on a demonstrative (「これ、その後…」) points back into its exchange.
+_DEMONSTRATIVE_RE = re.compile(
+    r"^[\s、，,]*(?:これ|それ|あれ|この|その|あの|こう|そう|ああ|ここ|そこ|こちら|そちら|今の|先ほどの|さっきの)")
+_MIN_STANDALONE_CHARS = 20  # shorter questions rarely say what they ask about
 _QA_LINE_RE = re.compile(r"^\s*(?:[-*・•]\s*)?(?:想定)?(問|答|Q|A)\s*\d*\s*[:：．.）)]\s*(.*)$")
 
 
@@ -102,6 +109,10 @@ class Speech:
             text=text,
             chunks=chunks,
         )
+
+    def relevance(self, qv: Sequence[float]) -> float:
+        """The point-speech cosine: its best chunk's (the drafter's gate is per chunk too)."""
+        return max((cosine(qv, h.dense) for h in self.chunks if h.dense), default=0.0)
 
     def source(self, score: float, highlight: str = "") -> Source:
         """The whole speech as a (number-less) Source; ``highlight`` is marked where it occurs."""
@@ -237,20 +248,26 @@ class FollowUpMiner:
         if not matches:
             return [], []
         speeches = self._fetch(list(matches.values()), access, qv)
+        point_terms = set(self.searcher.sparse.terms(text))
         found: dict[str, FollowUp] = {}
         answers: dict[str, Source] = {}
         for m in matches.values():  # in search order (hybrid: the words and the meaning), best first
-            exchange = self._exchange(m, speeches.get(m.issue_id, {}))
+            exchange = self._exchange(m, speeches.get(m.issue_id, {}), point_terms)
             if exchange is None:
                 continue
             after, nxt, question = exchange
-            after_source = answers.setdefault(after.doc_id, after.source(m.similarity))
+            # The exchange itself must be on the point: the answer the question followed passes
+            # the drafter's gate (a similar member question may have been answered off the point).
+            relevance = after.relevance(qv)
+            if relevance < self.min_similarity:
+                continue
+            after_source = answers.setdefault(after.doc_id, after.source(relevance))
             if nxt.doc_id not in found:  # the first route to a next question is its best
                 found[nxt.doc_id] = FollowUp(
                     question=question,
-                    source=nxt.source(m.similarity, highlight=question),
+                    source=nxt.source(relevance, highlight=question),
                     after=after_source,
-                    similarity=round(m.similarity, 4),
+                    similarity=round(relevance, 4),
                 )
         return _dedupe_text(list(found.values()))[:k], list(answers.values())
 
@@ -266,7 +283,7 @@ class FollowUpMiner:
         if n == 0:
             return {}
         # Any vector will do: the filter selects the speeches; the query only has to return them all.
-        hits = index.search(Query(dense=qv, mode=SearchMode.DENSE), access, filters, n)
+        hits = index.search(Query(dense=qv, mode=SearchMode.DENSE, with_dense=True), access, filters, n)
         by_doc: dict[str, list[Hit]] = {}
         for hit in hits:
             by_doc.setdefault(str(hit.payload.get("doc_id")), []).append(hit)
@@ -276,7 +293,8 @@ class FollowUpMiner:
             out.setdefault(sp.issue_id, {})[sp.order] = sp
         return out
 
-    def _exchange(self, m: _Match, speeches: dict[int, Speech]) -> tuple[Speech, Speech, str] | None:
+    def _exchange(self, m: _Match, speeches: dict[int, Speech], point_terms: set[str] | None = None,
+                  ) -> tuple[Speech, Speech, str] | None:
         """(the answer the next question followed, the next question, its asking sentence) or None."""
         matched = speeches.get(m.order)
         if matched is None:
@@ -308,7 +326,7 @@ class FollowUpMiner:
                 return None  # another member has the floor
             if not answers:
                 continue  # the same question goes on after an interruption
-            question = _asking_sentence(sp.text)
+            question = self._asking_sentence(sp.text, point_terms)
             if not question:
                 return None  # thanks, a closing remark or a request: no follow-up question
             after = matched if m.role == "answer" else answers[-1]
@@ -316,13 +334,27 @@ class FollowUpMiner:
         return None
 
 
-def _asking_sentence(text: str) -> str:
-    """The first sentence of a member's speech that asks something ("" when none does)."""
-    for point in analyze_question(text).points:
-        sentence = point.question_sentence.strip()
-        if sentence and _ASKS_RE.search(sentence.rstrip("。 ")):
-            return sentence
-    return ""
+    def _asking_sentence(self, text: str, point_terms: set[str] | None = None) -> str:
+        """The first sentence of a member's speech that asks something and can be read on its
+        own ("" when none does)."""
+        for point in analyze_question(text).points:
+            sentence = point.question_sentence.strip()
+            if sentence and _ASKS_RE.search(sentence.rstrip("。 ")) and \
+                    (point_terms is None or _stands_alone(sentence, point_terms, self.searcher.sparse.terms)):
+                return sentence
+        return ""
+
+
+def _stands_alone(sentence: str, point_terms: set[str], terms: Any) -> bool:
+    """False for a question that only makes sense inside its exchange: short, or opening on a
+    demonstrative (「これ、その後、具体化どうなっているんでしょう」), and sharing no content word
+    with the point. Such a line is not offered as a 再質問: the drafter cannot prepare an answer
+    to 「これ」 without reading the whole exchange, and the past answers list already shows it.
+    The next asking sentence of the same speech is tried instead; with none, the exchange gives
+    no follow-up (nothing is guessed)."""
+    body = normalize(sentence).strip()
+    vague = len(body) < _MIN_STANDALONE_CHARS or bool(_DEMONSTRATIVE_RE.match(body))
+    return not vague or bool(point_terms & set(terms(body)))
 
 
 def _dedupe_text(followups: list[FollowUp]) -> list[FollowUp]:

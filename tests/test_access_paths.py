@@ -394,7 +394,7 @@ def test_drafter(built, index, user, with_llm):
         draft = drafter.draft(question, access)
         sources = list(draft.sources)
         for point in draft.points:
-            sources += point.documents + [pa.answer for pa in point.past_answers]
+            sources += [d.source for d in point.documents] + [pa.answer for pa in point.past_answers]
             sources += [pa.question for pa in point.past_answers if pa.question]
             sources += [c.evidence_source for c in point.conflicts if c.evidence_source]
             guard.anywhere(point.text + "".join(c.evidence for c in point.conflicts))

@@ -1,6 +1,7 @@
 """The 答弁作成 page, driven headless by AppTest over real Diet minutes and the real model: 論点,
-candidate past answers with keep/drop, the editable draft, re-drafting without dropped
-candidates, and the .docx / Markdown downloads (audited)."""
+candidate past answers with keep/drop (those below the relevance gate listed apart), the editable
+draft, the 矛盾チェック following every edit into the .docx, re-drafting only what changed (edits
+kept, an edited point only after asking), and the .docx / Markdown downloads (audited)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import json
 import pytest
 
 from app.audit import AuditLog
-from app.draft_export import draft_to_docx, draft_to_markdown
+from app.draft_export import draft_to_docx, draft_to_markdown, listed_sources
 
 from .app_testing import CLERK, app_env, build_index, copy_index, open_page, texts, use_real_embedder  # noqa: F401  (fixture)
+from retrieval.settings import DEFAULT_MIN_RELEVANCE
+
 from .conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -126,3 +129,112 @@ def test_style_findings_on_a_draft_are_fixed_and_undone_and_go_into_the_word_fil
     draft_to_docx(at.session_state["draft_current"]["draft"], buf, style=StyleChecker())
     comments = list(docx.Document(io.BytesIO(buf.getvalue())).comments)
     assert any("「ちょっと」は話し言葉です" in c.text for c in comments)
+
+
+def _submit(at):
+    at.text_area[0].input(QUESTION)
+    at.button(key="FormSubmitter:draft_input-論点を分析して答弁案を作成").click().run()
+    assert not at.exception, at.exception
+    return [t for t in at.text_area if t.key and t.key.startswith("text_")]
+
+
+def _docx_text(draft) -> str:
+    import docx
+
+    buf = io.BytesIO()
+    draft_to_docx(draft, buf)
+    doc = docx.Document(io.BytesIO(buf.getvalue()))
+    return "\n".join([p.text for p in doc.paragraphs] + [c.text for t in doc.tables for r in t.rows for c in r.cells])
+
+
+SAID = "通報というのはございませんでした"  # 沖縄防衛局への通報 (the cited answer of 2024-07-30)
+NEGATED = "通報というのはございました"
+
+
+def test_an_edit_contradicting_its_source_changes_the_check_on_the_page_and_in_the_word_file(draft_page):
+    at = draft_page
+    drafts = _submit(at)
+    shown = texts(at)
+    # Every point states its 矛盾チェック; nothing contradicts a draft made from its own sources.
+    assert shown.count("矛盾の可能性: なし（") == 2 and "矛盾の可能性: あり" not in shown
+    assert SAID in drafts[0].value
+    drafts[0].input(drafts[0].value.replace(SAID, NEGATED)).run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "矛盾の可能性: あり 1 件" in shown and shown.count("矛盾の可能性: なし（") == 1
+    assert NEGATED in shown and SAID in shown  # both sentences side by side
+    draft = at.session_state["draft_current"]["draft"]
+    body = _docx_text(draft)
+    assert "論点1：矛盾の可能性: あり 1 件" in body and "論点1：矛盾の可能性: なし" not in body
+    assert "検出されませんでした" not in body
+    assert any(NEGATED in line and "論点1" in line for line in body.splitlines())  # the claim in the table
+    md = draft_to_markdown(draft)
+    assert "- 論点1：矛盾の可能性: あり 1 件" in md and NEGATED in md
+    # Put back: the check follows the text again (from the cache).
+    at.text_area(key=drafts[0].key).input(drafts[0].value.replace(NEGATED, SAID)).run()
+    assert texts(at).count("矛盾の可能性: なし（") == 2
+
+
+def test_below_gate_candidates_are_listed_apart_unticked_never_exported_and_follow_ups_show_their_exchange(draft_page):
+    at = draft_page
+    _submit(at)
+    draft = at.session_state["draft_current"]["draft"]
+    for i, pd in enumerate(draft.points, 1):
+        boxes = [c for c in at.checkbox if c.key and c.key.startswith(("pa_", "doc_")) and f"_{i}_" in c.key]
+        relevant = [pa for pa in pd.past_answers if pa.relevant] + [d for d in pd.documents if d.relevant]
+        assert len(boxes) == len(relevant) and all(c.value for c in boxes)
+        low = len(pd.past_answers) + len(pd.documents) - len(relevant)
+        if low:
+            assert f"関連の低い候補（{low} 件）" in [e.label for e in at.expander]
+    below = {pa.answer.chunk_id for pd in draft.points for pa in pd.past_answers if not pa.relevant} - {
+        pa.answer.chunk_id for pd in draft.points for pa in pd.past_answers if pa.relevant}
+    assert below, "this question has candidates below the gate"
+    listed = {s.chunk_id for s in listed_sources(draft)}
+    assert not below & listed
+    # 再質問予測: only after exchanges that pass the same gate, each shown with its exchange.
+    mined = [f for pd in draft.points for f in pd.followups if not f.generated]
+    assert mined and all(f.similarity >= DEFAULT_MIN_RELEVANCE and f.after is not None for f in mined)
+    exchanges = [e for e in at.expander if e.label.startswith("元のやり取り（関連度 ")]
+    assert len(exchanges) == len(mined)
+    shown = texts(at)
+    assert all(f.question in shown and f.after.label in shown for f in mined)
+
+
+def test_redraft_keeps_edits_and_choices_and_redrafts_only_the_changed_point(draft_page):
+    at = draft_page
+    drafts = _submit(at)
+    keys = [t.key for t in drafts]
+    second = "政府としては、再発防止策を着実に実施してまいります。[3]"
+    at.text_area(key=keys[1]).input(second).run()
+    first_before = at.text_area(key=keys[0]).value
+    box = next(c for c in at.checkbox if c.key and c.key.startswith("pa_") and "_1_" in c.key)
+    label = box.label
+    box.uncheck().run()
+    at.button(key="redraft").click().run()
+    assert not at.exception, at.exception
+    drafts = [t for t in at.text_area if t.key and t.key.startswith("text_")]
+    draft = at.session_state["draft_current"]["draft"]
+    assert drafts[0].value != first_before and drafts[0].value == draft.points[0].text
+    # The edited point is the drafter's text, its [n] still the same passage.
+    n = draft.points[1].sentences[0].citations[0]
+    assert drafts[1].value == second.replace("[3]", f"[{n}]")
+    assert draft.source(n).chunk_id == next(pa.answer.chunk_id for pa in draft.points[1].past_answers if pa.relevant)
+    # The dropped answer stays dropped (label without its number: numbers may change).
+    dropped = [c for c in at.checkbox if c.key and c.key.startswith("pa_") and "_1_" in c.key
+               and c.label.split("] ", 1)[1] == label.split("] ", 1)[1]]
+    assert dropped and not dropped[0].value
+    assert "論点1を作り直しました" in texts(at)
+
+
+def test_redrafting_an_edited_point_asks_first(draft_page):
+    at = draft_page
+    drafts = _submit(at)
+    original = drafts[0].value
+    at.text_area(key=drafts[0].key).input("担当者が書いた文です[1]。").run()
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("redraft_") and b.key.endswith("_1"))).click().run()
+    assert "作り直すと編集内容は失われます" in texts(at)
+    assert at.text_area(key=drafts[0].key).value == "担当者が書いた文です[1]。"  # nothing lost yet
+    at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("redraft_yes_"))).click().run()
+    assert not at.exception, at.exception
+    drafts = [t for t in at.text_area if t.key and t.key.startswith("text_")]
+    assert drafts[0].value == original

@@ -2,7 +2,9 @@
 
 The app starts on 127.0.0.1 over data_samples indexed into a temporary index, with a temporary
 users file and audit log. The test signs in, asks a question, sees the cited answer and the
-highlighted source, creates a Diet-answer draft and downloads it as .docx. Screenshots go to
+highlighted source, creates a Diet-answer draft and downloads it as .docx, then negates a drafted
+sentence: the page's 矛盾チェック flags it against its cited article and the .docx downloaded then
+carries the conflict. Screenshots go to
 ``test-artifacts/browser/`` (look at them: layout, Japanese glyphs, nothing cut off). The time
 from submitting a question to the first answer text is written to
 ``test-artifacts/browser/timings.json`` (a measurement for the closing note, not an assertion).
@@ -135,3 +137,57 @@ def test_sign_in_ask_and_draft_in_a_real_browser(app_url, browser):
     text = "\n".join(p.text for p in document.paragraphs)
     assert "答弁案" in text and "標準処理期間" in text
     assert "行政手続法" in text  # the cited source is listed
+    _edit_to_contradict_and_export(browser)
+
+
+SAID = "示すよう努めなければならない"  # 行政手続法 第九条: 審査の進行状況 … を示すよう努めなければならない
+NEGATED = "示さないよう努めなければならない"
+
+
+def _edit_to_contradict_and_export(browser) -> None:
+    """Negate a drafted sentence against its cited article: the page's 矛盾チェック changes at once,
+    and the .docx downloaded then carries the conflict (never 「検出されませんでした」 for it)."""
+    import docx
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "矛盾の可能性: なし（" in body and "矛盾の可能性: あり" not in body
+    # Candidates below the relevance gate are listed apart, collapsed; open them for the screenshot.
+    low = browser.find_element(By.XPATH, "//details[.//summary[contains(., '関連の低い候補（')]]//summary")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", low)
+    low.click()
+    time.sleep(0.5)
+    browser.execute_script("window.scrollBy(0, -350);")
+    browser.save_screenshot(str(ARTIFACTS / "03b-draft-candidates.png"))
+    low.click()
+    area = next(a for a in browser.find_elements(By.TAG_NAME, "textarea") if SAID in (a.get_attribute("value") or ""))
+    point = area.get_attribute("aria-label")  # 「論点N…」, the point's title
+    edited = area.get_attribute("value").replace(SAID, NEGATED, 1)
+    area.send_keys(Keys.CONTROL, "a")
+    area.send_keys(Keys.DELETE)
+    area.send_keys(edited)
+    area.send_keys(Keys.CONTROL, Keys.ENTER)  # Streamlit takes a text area's value on Ctrl+Enter
+    _wait(browser, lambda d: "矛盾の可能性: あり 1 件" in d.find_element(By.TAG_NAME, "body").text, timeout=300)
+    alert = browser.find_element(By.XPATH, _xpath_text("矛盾の可能性: あり 1 件"))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", alert)
+    time.sleep(0.5)
+    browser.save_screenshot(str(ARTIFACTS / "04-draft-conflict.png"))
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert NEGATED in body and "否定が逆です" in body
+    for old in (ARTIFACTS / "downloads").glob("*.docx"):
+        old.unlink()
+    download = browser.find_element(By.XPATH, "//button[.//p[text()='Word（.docx）でダウンロード']]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", download)
+    download.click()
+    files = _wait(browser, lambda d: list((ARTIFACTS / "downloads").glob("*.docx")), timeout=60)
+    document = docx.Document(str(files[0]))
+    paragraphs = [p.text for p in document.paragraphs]
+    cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
+    number = point[2:].split("（")[0]  # 「論点2」 -> 「2」
+    assert any(NEGATED in p for p in paragraphs)  # the edited 答
+    assert f"論点{number}：矛盾の可能性: あり 1 件" in "\n".join(paragraphs)
+    assert not any(p.startswith(f"論点{number}：矛盾の可能性: なし") for p in paragraphs)
+    assert "検出されませんでした" not in "\n".join(paragraphs + cells)
+    assert any(NEGATED in c and c.startswith(f"論点{number}：") for c in cells)  # the conflict, side by side
+    assert any(SAID in c and "行政手続法" in c for c in cells)

@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from retrieval.answer_types import FLAG_INVALID_CITATION, AnswerSentence, Source
 from retrieval.draft import Drafter, adapt_sentences, load_templates, number_sources
-from retrieval.draft_types import NEEDS_REVIEW, PastAnswer, PointDraft
+from retrieval.draft_types import NEEDS_REVIEW, DocumentCandidate, PastAnswer, PointDraft
 from retrieval.embedder import HashEmbedder
 from retrieval.past_answers import PastAnswerFinder
 from retrieval.question_analysis import Point, analyze_question
@@ -74,7 +74,7 @@ def test_sources_are_numbered_once_in_the_order_the_draft_cites_them():
     a, b, c = source(1, "a", "甲。", 0.9), source(2, "b", "乙。", 0.9), source(3, "c", "丙。", 0.9)
     b_again = source(2, "b", "乙。", 0.9)  # the same chunk found for the second point
     q = source(4, "q", "問。", 0.9)
-    p1 = PointDraft(Point("一", (0, 1)), [PastAnswer(a, question=q), PastAnswer(b)], [c],
+    p1 = PointDraft(Point("一", (0, 1)), [PastAnswer(a, question=q), PastAnswer(b)], [DocumentCandidate(c)],
                     sentences=[AnswerSentence("乙。", [2]), AnswerSentence("甲。", [1])])
     p2 = PointDraft(Point("二", (1, 2)), [PastAnswer(b_again)], [], sentences=[AnswerSentence("乙。", [2])])
     sources = number_sources([p1, p2])
@@ -149,7 +149,7 @@ def test_dropped_candidates_are_not_used():
     drafter = fake_drafter()
     draft = drafter.draft(QUESTION, PUBLIC, kept={"fx": False, "law": False})
     fx = draft.points[0]
-    assert fx.needs_review and not fx.past_answers[0].kept and fx.documents[0].payload["kept"] is False
+    assert fx.needs_review and not fx.past_answers[0].kept and fx.documents[0].kept is False
 
 
 class ScriptedChat(FakeListChatModel):
@@ -226,7 +226,7 @@ def test_real_draft_is_cited_in_answer_style_and_flags_what_it_cannot_support(dr
         assert sentence.citations
         for n in sentence.citations:
             cited = draft.source(n)
-            assert cited is not None and cited in [pa.answer for pa in fx.past_answers] + fx.documents
+            assert cited is not None and cited in fx.evidence()
         assert not load_templates().situational.search(sentence.text.split("については、", 1)[-1])
     assert fx.conflicts == []  # drafted from the past answers: consistent with them
     assert fuji.needs_review and fuji.text == NEEDS_REVIEW

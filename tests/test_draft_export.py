@@ -17,7 +17,7 @@ from app.draft_export import draft_to_docx, draft_to_markdown, source_line
 from ingest.readers.kokkai import read_kokkai_json
 from retrieval.answer_types import FLAG_UNSUPPORTED, AnswerSentence, Source
 from retrieval.citation import describe_source
-from retrieval.draft_types import NEEDS_REVIEW, Draft, FollowUp, PastAnswer, PointDraft
+from retrieval.draft_types import NEEDS_REVIEW, CheckStamp, Draft, FollowUp, PastAnswer, PointDraft
 from retrieval.question_analysis import analyze_question
 from retrieval.verify import Conflict
 
@@ -44,6 +44,11 @@ def speech_source(order: int, n: int = 0) -> Source:
     }
     return Source(n=n, chunk_id=f"chunk-{order}", doc_id=doc.doc_id, label=describe_source(payload),
                   text=text, score=0.9, payload=payload)
+
+
+def stamp(pd: PointDraft) -> None:
+    """Mark ``pd.conflicts`` as computed on the point's present text and evidence."""
+    pd.checked = CheckStamp(pd.text, tuple(s.chunk_id for s in pd.evidence()), len(pd.sentences))
 
 
 def make_draft() -> Draft:
@@ -76,6 +81,8 @@ def make_draft() -> Draft:
                             suggested_answer="引き続き連携してまいりたいと考えております。")],
     )
     p3 = PointDraft(point=analysis.points[2], needs_review=True)
+    for pd in (p1, p2, p3):  # as the drafter's 矛盾チェック leaves them: computed on these texts
+        stamp(pd)
     return Draft(question=QUESTION, analysis=analysis, points=[p1, p2, p3], sources=[s1, s2], method="template",
                  warnings=["LLM サーバーに接続できません。定型文で作成しました。"])
 
@@ -176,7 +183,7 @@ def test_an_empty_draft_still_exports(tmp_path):
     analysis = analyze_question("防衛費の財源は何か。")
     draft = Draft("防衛費の財源は何か。", analysis, [PointDraft(analysis.points[0], needs_review=True)], [], "template")
     md = draft_to_markdown(draft)
-    assert "（出典なし）" in md and "矛盾の可能性がある文は検出されませんでした。" in md
+    assert "（出典なし）" in md and "論点1：矛盾の可能性: 照合する答弁案の文がありません" in md
     assert "類似する過去のやり取りは見つかりませんでした。" in md
     draft_to_docx(draft, tmp_path / "empty.docx")
     text = _docx_text(docx.Document(str(tmp_path / "empty.docx")))

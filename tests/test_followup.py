@@ -174,6 +174,41 @@ def test_empty_point_and_similarity_gate(minutes_index):
     assert miner_for(minutes_index, min_similarity=1.01).predict(SHIRASAKA_Q, PUBLIC) == []
 
 
+
+def test_only_follow_ups_after_an_exchange_on_the_point_are_kept(minutes_index):
+    """The gate is on the exchange the question followed: the point-answer cosine (best chunk)."""
+    from retrieval.support import cosine
+    from retrieval.text.normalize import normalize
+    from retrieval.types import Filters, Query, SearchMode
+
+    every = miner_for(minutes_index).predict(TEIGAKU_A, INSIDER, k=20)
+    assert len(every) >= 2
+    gate = sorted(f.similarity for f in every)[len(every) // 2]
+    gated = miner_for(minutes_index, min_similarity=gate).predict(TEIGAKU_A, INSIDER, k=20)
+    assert gated and len(gated) < len(every)
+    qv = HashEmbedder(64).embed_query(normalize(TEIGAKU_A))
+    for f in gated:
+        chunks = minutes_index.search(Query(dense=list(qv), mode=SearchMode.DENSE, with_dense=True), INSIDER,
+                                      Filters(doc_ids=[f.after.doc_id]), 50)
+        exchange = max(cosine(list(qv), h.dense) for h in chunks)
+        assert exchange >= gate and f.similarity == pytest.approx(exchange, abs=1e-4)
+        assert f.after.payload["relevance"] == pytest.approx(exchange, abs=1e-4)
+
+
+def test_a_follow_up_that_only_points_back_into_its_exchange_is_not_offered_on_its_own():
+    from retrieval.followup import _stands_alone
+
+    terms = SparseEncoder().terms
+    point = set(terms("為替介入の効果と今後の具体化について伺う"))
+    other = set(terms("米の価格高騰について農林水産省の対応を伺う"))
+    vague = "これ、その後、具体化どうなっているんでしょう"
+    assert not _stands_alone(vague, other, terms)  # 「これ」 with nothing of the point: dropped
+    assert _stands_alone(vague, point, terms)  # it names the point's own 具体化: readable here
+    assert not _stands_alone("それはなぜですか。", point, terms)
+    assert not _stands_alone("いかがですか。", point, terms)  # short and says nothing of the point
+    assert _stands_alone("それでは、為替介入の効果はどうだったのか伺います。", point, terms)
+    assert _stands_alone("日本銀行の保有国債の評価損について、政府はどう考えるのか伺います。", point, terms)
+
 # -- 想定問答 with an LLM ------------------------------------------------------------------------
 
 

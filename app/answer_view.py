@@ -22,6 +22,8 @@ def print_answer(console: Console, answer: Answer) -> None:
         console.print(f"[yellow]注意: {escape(warning)}[/]")
     if answer.refused:
         console.print(f"[bold]{escape(answer.text)}[/]")
+        if answer.gate_reason:
+            console.print(f"[dim]判定の理由: {escape(answer.gate_reason)}[/]")
         if answer.sources:
             console.print("\n[dim]参考（関連性が基準に達しなかった資料）:[/]")
             for src in answer.sources:

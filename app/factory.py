@@ -71,6 +71,7 @@ def build_style_checker(settings: Settings, *, vertical: bool = False) -> "Style
 
 def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Drafter":
     """The Diet-answer drafter: past answers and documents per 論点, templates or the LLM, 矛盾チェック."""
+    from retrieval.answer import gate_from_settings
     from retrieval.draft import Drafter
     from retrieval.past_answers import PastAnswerFinder
 
@@ -78,7 +79,8 @@ def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Draf
     return Drafter(PastAnswerFinder(searcher, rrf_k=settings.search.rrf_k), embedder, searcher.sparse,
                    build_checker(settings, embedder, searcher.sparse), chat_model_from_settings(settings.llm),
                    min_relevance=settings.answer.min_relevance, llm_timeout_s=settings.llm.timeout_s,
-                   style=build_style_checker(settings) if settings.style.auto_fix_drafts else None)
+                   style=build_style_checker(settings) if settings.style.auto_fix_drafts else None,
+                   gate=gate_from_settings(settings.answer))
 
 
 def build_followups(settings: Settings, embedder: Embedder, index: Index) -> "FollowUpMiner":

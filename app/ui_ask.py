@@ -51,6 +51,8 @@ def show_answer(answer: Answer, turn: int) -> None:
         st.warning(warning)
     if answer.refused:
         st.info(answer.text)
+        if answer.gate_reason:
+            st.caption(f"判定の理由: {md_inline(answer.gate_reason)}")
         if answer.sources:
             st.caption("参考: 関連性が基準に達しなかった資料（開いて確認できます）")
             for source in answer.sources:

@@ -37,12 +37,12 @@ ACCESS = Access(clearance=3, groups=["all"])
 SEED = 20261202
 
 
-def passages(searcher, question: str, k: int) -> list[tuple[float, str, str]]:
-    """(cosine, judged text, source id) of the passages an answer would consider."""
+def passages(searcher, question: str, k: int) -> list[tuple[float, str, str, str]]:
+    """(cosine, judged text, record id, file) of the passages an answer would consider."""
     qv = list(searcher.embedder.embed_query(question))
     hits = searcher.search_plan(searcher.plan(question), ACCESS, "hybrid", k, with_dense=True, query_vector=qv)
     return [(relevance(qv, h), judged_text(h.text, h.payload),
-             str(h.payload.get("record_id") or h.payload.get("source_path") or h.payload.get("doc_id"))) for h in hits]
+             str(h.payload.get("record_id") or h.payload.get("doc_id")), str(h.payload.get("source_path") or "")) for h in hits]
 
 
 def sample_index(settings: Settings, embedder, sparse, work: Path):
@@ -118,12 +118,12 @@ def rates(rows: list[dict], gate: RelevanceGate) -> dict:
     neg = [r for r in rows if not r["answerable"]]
     errors = []
     for r in rows:
-        j = gate.judge(r["text"], [(c, t) for c, t, _ in r["passages"]])
+        j = gate.judge(r["text"], [(p[0], p[1]) for p in r["passages"]])
         r["verdict"], r["reason"] = j.answerable, j.reason
         if r["answerable"] and j.answerable:
             answered += 1
             if r.get("file"):
-                right += any(ok and r["file"] in p[2] for ok, p in zip(j.relevant, r["passages"]))
+                right += any(ok and r["file"] in p[3] for ok, p in zip(j.relevant, r["passages"]))
         elif not r["answerable"] and not j.answerable:
             refused += 1
         else:
@@ -138,13 +138,13 @@ def rates(rows: list[dict], gate: RelevanceGate) -> dict:
 
 def gate_of(settings: Settings) -> RelevanceGate:
     a = settings.answer
-    return RelevanceGate(floor=a.floor_relevance, mid=a.mid_relevance, sure=a.min_relevance)
+    return RelevanceGate(floor=a.floor_relevance, mid=a.mid_relevance, sure=a.min_relevance, min_coverage=a.min_coverage)
 
 
 def markdown(report: dict) -> str:
     g = report["gate"]
     lines = ["# 回答可否の評価（関連性の判定）", "",
-             f"判定のしきい値: 下限 {g['floor']} / 中間 {g['mid']} / 基準 {g['sure']}（モデル {report['model']}）", "",
+             f"判定のしきい値: 下限 {g['floor']} / 中間 {g['mid']} / 基準 {g['sure']}、基準以上で必要な内容語の割合 {g['min_coverage']}（モデル {report['model']}）", "",
              "| セット | 答えられる質問 | 答えた割合 | 答えられない質問 | 答えなかった割合 | 正しい資料から |", "|---|---:|---:|---:|---:|---:|"]
     for name, r in report["sets"].items():
         rf = "" if r["right_file_rate"] is None else f"{r['right_file_rate']:.1%}"
@@ -161,10 +161,18 @@ def main() -> None:
     parser.add_argument("--no-dev", action="store_true", help="the answerability set only")
     parser.add_argument("--grid", action="store_true", help="print rates for a grid of thresholds")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "reports" / "answerability.json")
+    parser.add_argument("--rows", type=Path, default=None,
+                        help="reuse (or write) the searched passages here: re-running the gate is then instant")
     args = parser.parse_args()
     settings = Settings.load()
     started = time.perf_counter()
-    rows = collect(settings, args.per_set, not args.no_dev)
+    if args.rows is not None and args.rows.exists():
+        rows = json.loads(args.rows.read_text(encoding="utf-8"))
+    else:
+        rows = collect(settings, args.per_set, not args.no_dev)
+        if args.rows is not None:
+            args.rows.parent.mkdir(parents=True, exist_ok=True)
+            args.rows.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     if args.grid:
         for floor, mid, sure in itertools.product((0.84, 0.845, 0.85, 0.86), (0.88, 0.885, 0.89), (0.895, 0.9, 0.905, 0.91)):
             gate = RelevanceGate(floor=floor, mid=mid, sure=sure)
@@ -173,7 +181,7 @@ def main() -> None:
     gate = gate_of(settings)
     from eval.embed_cache import embedder_key
 
-    report = {"model": embedder_key(settings.embedding), "gate": {"floor": gate.floor, "mid": gate.mid, "sure": gate.sure},
+    report = {"model": embedder_key(settings.embedding), "gate": {"floor": gate.floor, "mid": gate.mid, "sure": gate.sure, "min_coverage": gate.min_coverage},
               "sets": {name: rates(r, gate) for name, r in rows.items()}, "seconds": round(time.perf_counter() - started, 1)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

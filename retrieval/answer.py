@@ -24,6 +24,7 @@ from retrieval.attribution import attribute, max_qualifiers, provision_of, quali
 from retrieval.citation import describe_source
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
+from retrieval.relevance import RelevanceGate, judged_text
 from retrieval.extractive import SentencePicker, Span, contiguous, with_qualifiers
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings
@@ -56,6 +57,7 @@ class Answerer:
         self.llm = llm
         self.expand = expand  # optional LLM query expansion (keywords for the sparse side)
         self.picker = SentencePicker(embedder, scorer.sparse.terms, max_sentences=self.settings.max_sentences)
+        self.gate = gate_from_settings(self.settings)
 
     def answer(
         self,
@@ -81,12 +83,14 @@ class Answerer:
             else []
         )
         searched = time.perf_counter()
-        relevant = [(h, r) for h, r in ((h, relevance(qv, h)) for h in hits) if r >= self.settings.min_relevance]
+        cosines = [relevance(qv, h) for h in hits]
+        judged = self.gate.judge(plan.text, [(c, judged_text(h.text, h.payload)) for c, h in zip(cosines, hits)])
+        relevant = [(h, c) for h, c, ok in zip(hits, cosines, judged.relevant) if ok]
         timings = {"search": searched - started}
         if not relevant:
-            closest = [hit_source(h, relevance(qv, h), i + 1) for i, h in enumerate(hits[:3])]
+            closest = [hit_source(h, c, i + 1) for i, (h, c) in enumerate(zip(hits[:3], cosines))]
             timings["total"] = time.perf_counter() - started
-            return Answer(question, [], closest, "none", refused=True, notes=notes, timings=timings)
+            return Answer(question, [], closest, "none", refused=True, notes=notes, timings=timings, gate_reason=judged.reason)
 
         warnings: list[str] = []
         if self.llm is not None and use_llm:
@@ -148,6 +152,12 @@ def quote_groups(picked: list[tuple[int, Span, float]], passages: Sequence[str],
                 continue
         groups.append((i, [span]))
     return groups
+
+
+def gate_from_settings(settings: AnswerSettings) -> RelevanceGate:
+    """The one relevance judgement, with the configured cosines."""
+    return RelevanceGate(floor=settings.floor_relevance, mid=settings.mid_relevance, sure=settings.min_relevance,
+                         min_coverage=settings.min_coverage)
 
 
 def date_note(text: str, hint) -> str:

@@ -76,6 +76,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)  # Japanese, for the user (e.g. LLM fell back)
     notes: list[str] = field(default_factory=list)  # Japanese, e.g. which date filter a phrase set
     timings: dict[str, float] = field(default_factory=dict)
+    gate_reason: str = ""  # Japanese: why the relevance gate refused (retrieval.relevance)
 
     @property
     def text(self) -> str:

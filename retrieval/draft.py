@@ -39,6 +39,7 @@ from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker, sentence_spans
 from retrieval.past_answers import PastAnswerFinder
+from retrieval.relevance import RelevanceGate, judged_text
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.question_analysis import Point, analyze_question
 from retrieval.support import SupportScorer
@@ -227,13 +228,15 @@ class Drafter:
                  checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None,
-                 style: StyleChecker | None = None) -> None:
+                 style: StyleChecker | None = None, gate: RelevanceGate | None = None) -> None:
         self.finder = finder
         self.embedder = embedder
         self.sparse = sparse
         self.checker = checker
         self.llm = llm
         self.min_relevance = min_relevance
+        # The answers' relevance judgement (None: the plain cosine gate at ``min_relevance``).
+        self.gate = gate or RelevanceGate(floor=min_relevance, mid=min_relevance, sure=min_relevance)
         self.past_answers = past_answers
         self.documents = documents
         self.max_sentences = max_sentences
@@ -263,11 +266,16 @@ class Drafter:
             for c in past:
                 c.kept = (kept or {}).get(c.answer.chunk_id, True)
                 c.relevance = float(c.answer.payload.get("relevance") or 0.0)
-                c.relevant = c.relevance >= self.min_relevance
             for c in docs:
                 c.kept = (kept or {}).get(c.source.chunk_id, True)
                 c.relevance = float(c.source.payload.get("relevance") or 0.0)
-                c.relevant = c.relevance >= self.min_relevance
+            # Past answers and documents are judged apart: a strong past answer must not push a
+            # relevant law out of the margin, nor the other way round.
+            for group, sources in ((past, [c.answer for c in past]), (docs, [c.source for c in docs])):
+                judged = self.gate.judge(point.text, [(c.relevance, judged_text(src.text, src.payload))
+                                                      for c, src in zip(group, sources)])
+                for c, ok in zip(group, judged.relevant):
+                    c.relevant = ok
             points.append(PointDraft(point=point, past_answers=past, documents=docs))
         searched = time.perf_counter()
         # Provisional numbers (unique per chunk) so that sentences can cite before final numbering.

@@ -70,8 +70,11 @@ class RelevanceGate:
     """The judgement with cosine thresholds ``floor`` < ``mid`` <= ``sure`` (see the module doc).
     ``sure <= floor`` makes it the plain cosine gate at ``sure`` (no coverage rules)."""
 
-    def __init__(self, *, floor: float, mid: float, sure: float) -> None:
+    def __init__(self, *, floor: float, mid: float, sure: float, min_coverage: float = 0.0,
+                 typed_chars: int = 40) -> None:
         self.floor, self.mid, self.sure = floor, mid, sure
+        self.min_coverage = min_coverage  # needed even at ``sure``: some of the question must be there
+        self.typed_chars = typed_chars  # answer-type vetoes apply to questions up to this long
 
     def judge(self, question: str, passages: Sequence[tuple[float, str]]) -> Judgement:
         """``passages``: (cosine to the question, text with its title and heading), any order."""
@@ -84,21 +87,31 @@ class RelevanceGate:
         nouns = content_nouns(question)
         missing = [n for n in nouns if _fold(n) not in blob]
         coverage = 1 - len(missing) / len(nouns) if nouns else 1.0
-        relevant = [ok and c >= min(self.sure, best) for (c, _), ok in zip(passages, near)]
+        if self.sure <= self.floor:  # the plain cosine gate: every passage at or above it
+            near = [c >= self.sure for c, _ in passages]
+        relevant = near
 
         def verdict(answerable: bool, reason: str) -> Judgement:
             return Judgement(answerable, relevant if answerable else [False] * len(passages), reason, coverage, missing)
 
         if best < floor:
             return verdict(False, f"関連度 {best:.3f} が下限 {floor:.3f} 未満")
-        for name, asks, holds in _rules().answer_types:
+        typed = len(question) <= self.typed_chars
+        # A long question (a 質問主意書 paragraph) says いつ or 金額 in passing: only a typed one asks.
+        for name, asks, holds in _rules().answer_types if typed else ():
             if asks.search(question) and not holds.search(blob):
                 return verdict(False, f"質問が求める答えの型（{name}）が資料にない")
-        if best >= self.sure:
+        if self.sure <= self.floor:
             return verdict(True, f"関連度 {best:.3f} が基準 {self.sure:.3f} 以上")
+        # A typed question names its subject: when that word (インプラント, GraphQL) is nowhere in
+        # the passages, they are about something near it, however close the cosine.
         absent = [n for n in missing if _rules().distinctive.match(n)]
-        if absent:
+        if absent and (typed or best < self.sure):
             return verdict(False, f"質問の語「{'」「'.join(absent)}」が資料にない")
+        if best >= self.sure and coverage >= self.min_coverage:
+            return verdict(True, f"関連度 {best:.3f} が基準 {self.sure:.3f} 以上")
+        if best >= self.sure:
+            return verdict(False, f"関連度 {best:.3f}、質問の内容語 {coverage:.0%} しか資料にない（{'・'.join(missing)}）")
         needed = 0.75 if best >= self.mid else 1.0
         if coverage >= needed:
             return verdict(True, f"関連度 {best:.3f}、質問の内容語の {coverage:.0%} が資料にある")

@@ -104,26 +104,27 @@ class SearchSettings(BaseModel):
 
 
 # The calibrated relevance gate for the built-in e5 (eval/README.md); the drafter and 再質問予測 use it too.
-DEFAULT_MIN_RELEVANCE = 0.89
-DEFAULT_MID_RELEVANCE = 0.885
-DEFAULT_FLOOR_RELEVANCE = 0.845
+DEFAULT_MIN_RELEVANCE = 0.895
+DEFAULT_MID_RELEVANCE = 0.88
+DEFAULT_FLOOR_RELEVANCE = 0.85
+DEFAULT_MIN_COVERAGE = 0.3
 
 
 class AnswerSettings(BaseModel):
-    """How answers are assembled. ``min_relevance`` is the query-passage cosine (the embedder's)
-    below which nothing counts as relevant and the answer says so; calibrated for the built-in
-    model (another model needs its own) with ``eval/calibrate_refusal.py``: on the dev sets 0.89
-    answers 100% of answerable questions and refuses 88% of off-domain ones (0.90 scored best
-    there, 98% / 95%, but refused short typed questions the samples do answer, whose cosines
-    run lower than the dev sets' long ones: see eval/README.md)."""
+    """How answers are assembled, and the one relevance judgement (``retrieval/relevance.py``)
+    that answers, draft candidates and follow-ups share. At or above ``min_relevance`` (the
+    query-passage cosine of the embedder's vectors) a passage counts if ``min_coverage`` of the
+    question's content nouns are in the best passages; down to ``mid_relevance`` with 3/4 of
+    them, down to ``floor_relevance`` with all; below, never. Calibrated for the built-in model
+    with ``python -m eval.answerability_eval --grid`` (another model needs its own): chosen on the
+    answerability set and the dev sets together, see eval/README.md.""" 
 
     passages: int = Field(default=5, ge=1, le=20)
     max_sentences: int = Field(default=4, ge=1, le=12)
     min_relevance: float = Field(default=DEFAULT_MIN_RELEVANCE, ge=-1, le=1)
-    # Below min_relevance a passage may still count when the question's content words are in it
-    # (retrieval/relevance.py): down to mid_relevance with 3/4 of them, to floor_relevance with all.
     mid_relevance: float = Field(default=DEFAULT_MID_RELEVANCE, ge=-1, le=1)
     floor_relevance: float = Field(default=DEFAULT_FLOOR_RELEVANCE, ge=-1, le=1)
+    min_coverage: float = Field(default=DEFAULT_MIN_COVERAGE, ge=0, le=1)
 
 
 class StyleSettings(BaseModel):

@@ -6,7 +6,10 @@
    drop candidates;
 3. gate on relevance (the point-passage cosine, as answers do): with nothing relevant the point is
    ``needs_review`` (a human writes it);
-4. draft: with no LLM, the most relevant sentences of the kept passages (SentencePicker), adapted
+4. draft: with no LLM, the most relevant sentences of the kept passages (SentencePicker; answers of
+   the ministry concerned and recent ones preferred), put in written 答弁 style and chosen by role
+   (:mod:`retrieval.draft_style`, ``prompts/draft_style.yaml``: 現状の認識・事実 -> 取組 -> 今後の方針,
+   sentences bound to another period marked 【時点確認】 with their date or left out), adapted
    only through the fixed phrases of ``prompts/draft_templates.yaml`` (opening 「お尋ねの〜について
    は、」, closing 「〜と考えております。」), sentences tied to their original exchange left out,
    every sentence citing its source, the certain 公用文 fixes applied (:mod:`retrieval.style`:
@@ -33,7 +36,8 @@ from retrieval.answer_types import AnswerSentence, Source
 from retrieval.draft_types import Draft, PastAnswer, PointDraft
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
-from retrieval.extractive import SentencePicker, sentence_spans
+from retrieval.draft_style import DraftStyle, load_draft_style
+from retrieval.extractive import SentencePicker, Span, sentence_spans
 from retrieval.past_answers import PastAnswerFinder
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.question_analysis import Point, analyze_question
@@ -48,7 +52,7 @@ if TYPE_CHECKING:
 
     from retrieval.style import StyleChecker
 
-__all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources"]
+__all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources", "select_sentences"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -128,14 +132,69 @@ def adapt_sentences(sentences: list[str], topic: str, templates: Templates | Non
     return out
 
 
-def _masked(text: str, t: Templates) -> str:
-    """``text`` with the sentences tied to their original exchange blanked out (line breaks of the
-    same length, so the offsets of the other sentences still point into the original text)."""
+def _masked(text: str, t: Templates, ds: DraftStyle | None = None) -> str:
+    """``text`` with the sentences a draft cannot use blanked out: tied to their original exchange,
+    or left out of a written answer (``ds``: 「…御容赦いただきたい…」); judged on their written form,
+    so 「先ほど申し上げたとおり、」 alone does not lose a sentence. Line breaks of the same length
+    keep the offsets of the other sentences pointing into the original text."""
     out = list(text)
     for start, sentence in sentence_spans(text):
-        if not t.usable(sentence):
+        written = ds.written(sentence) if ds is not None else sentence
+        if written is None or not t.usable(written):
             out[start:start + len(sentence)] = "\n" * len(sentence)
     return "".join(out)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A picked sentence of source ``index``: its written form, role and whether it is period-bound."""
+
+    index: int
+    span: Span
+    relevance: float
+    written: str
+    role: str
+    bound: bool
+
+
+def select_sentences(candidates: list[_Candidate], ds: DraftStyle, max_sentences: int) -> list[_Candidate]:
+    """At most ``max_sentences`` of ``candidates``, in the conventional order of a point
+    (現状の認識・事実 -> 取組 -> 今後の方針; reading order within a role).
+
+    The best sentence of each role first, then the next best; sentences bound to another period
+    (a named cabinet, 今年, a dated figure) only for a role nothing else serves, or when nothing
+    else is left."""
+    ranked = sorted(candidates, key=lambda c: -c.relevance)
+    free = [c for c in ranked if not c.bound]
+    chosen: list[_Candidate] = []
+    for c in free:  # one per role, best first
+        if len(chosen) < max_sentences and c.role not in {x.role for x in chosen}:
+            chosen.append(c)
+    for c in free:
+        if len(chosen) < max_sentences and c not in chosen:
+            chosen.append(c)
+    for c in ranked:
+        if c.bound and len(chosen) < max_sentences and (not chosen or c.role not in {x.role for x in chosen}):
+            chosen.append(c)
+    order = {c.index: rank for rank, c in reversed(list(enumerate(ranked)))}  # a source by its best sentence
+    return sorted(chosen, key=lambda c: (ds.role_rank(c.role), order[c.index], c.span.start))
+
+
+def _preferred(support: list[Source], ds: DraftStyle, ministry: str | None) -> list[float]:
+    """Each source's relevance, raised for answers of the ministry concerned (named in the
+    question, else the most relevant answer's) and for the most recent answers."""
+    rel = [float(s.payload.get("relevance") or 0.0) for s in support]
+    ministries = [ds.ministry_of_position(s.payload.get("speaker_position") or s.payload.get("position")) for s in support]
+    target = ministry or next((m for _, m in sorted(zip(rel, ministries), key=lambda x: -x[0]) if m), None)
+    dates = sorted({str(s.payload.get("date"))[:10] for s in support if s.payload.get("date")})
+    out = []
+    for r, m, s in zip(rel, ministries, support):
+        bonus = ds.same_ministry if target and m == target else 0.0
+        date = str(s.payload.get("date") or "")[:10]
+        if len(dates) > 1 and date in dates:
+            bonus += ds.newest * dates.index(date) / (len(dates) - 1)
+        out.append(r + bonus)
+    return out
 
 
 def number_sources(points: list[PointDraft]) -> list[Source]:
@@ -190,14 +249,15 @@ class Drafter:
     ``min_relevance``: the point-passage cosine a passage needs to support a draft (the answer's
     calibrated gate); ``past_answers``/``documents``: candidates per point; ``max_sentences``:
     sentences per point's draft; ``llm``: a LangChain chat model (None: templates only);
-    ``style``: the 公用文チェック whose certain fixes template drafts get (None: no fixes).
+    ``style``: the 公用文チェック whose certain fixes template drafts get (None: no fixes);
+    ``draft_style``: the written-style rules (None: ``prompts/draft_style.yaml``).
     """
 
     def __init__(self, finder: PastAnswerFinder, embedder: Embedder, sparse: SparseEncoder,
                  checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None,
-                 style: StyleChecker | None = None) -> None:
+                 style: StyleChecker | None = None, draft_style: DraftStyle | None = None) -> None:
         self.finder = finder
         self.embedder = embedder
         self.sparse = sparse
@@ -210,9 +270,12 @@ class Drafter:
         self.llm_timeout_s = llm_timeout_s
         self.templates = templates
         self.style = style
+        self.draft_style = draft_style
         self.scorer = SupportScorer(embedder, sparse)
-        # Extra candidates: some picked sentences are left out as tied to their original exchange.
-        self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 4)
+        # Extra candidates, within a wider margin of the best: sentences are then chosen by role
+        # (現状 -> 取組 -> 今後) and period-bound ones left out where another serves.
+        self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 5, max_embedded=10,
+                                     margin=0.03)
 
     def draft(self, question_text: str, access: Access, *, kept: dict[str, bool] | None = None,
               on_progress: Progress | None = None) -> Draft:
@@ -282,23 +345,34 @@ class Drafter:
 
     def _template_sentences(self, point: Point, support: list[Source], t: Templates,
                             origins: dict[int, tuple[str, str]]) -> list[AnswerSentence]:
+        """The point's draft from past-answer sentences: picked by relevance (answers of the
+        ministry concerned and recent ones first), put in written 答弁 style, chosen by role and
+        ordered 現状 -> 取組 -> 今後, period-bound ones marked with their answer's date."""
+        ds = self.draft_style or load_draft_style()
         qv = list(self.embedder.embed_query(point.text))
-        picked = self.picker.pick(point.text, qv, [_masked(s.text, t) for s in support],
-                                  [float(s.payload.get("relevance") or 0.0) for s in support])
-        chosen = [(i, span) for i, span, _ in picked][: self.max_sentences]
+        picked = self.picker.pick(point.text, qv, [_masked(s.text, t, ds) for s in support],
+                                  _preferred(support, ds, point.ministry))
+        candidates = []
+        for i, span, rel in picked:
+            written = ds.written(span.text)
+            if written is not None:
+                candidates.append(_Candidate(i, span, rel, written, ds.role(written), ds.period_bound(written)))
+        chosen = select_sentences(candidates, ds, self.max_sentences)
         if not chosen:
             return []
-        texts = adapt_sentences([span.text for _, span in chosen], t.topic_of(point), t)
+        texts = adapt_sentences([c.written for c in chosen], t.topic_of(point), t)
         if self.style is not None:
             from retrieval.style import fix_certain
 
             texts = [fix_certain(text, self.style)[0] for text in texts]
         out = []
-        for (i, span), text in zip(chosen, texts):
-            src = support[i]
-            src.highlights.append((span.start, span.end))
-            sentence = AnswerSentence(text=text, citations=[src.n], support=self.scorer.score(span.text, src.text))
-            origins[id(sentence)] = (normalize(span.text), src.chunk_id)
+        for c, text in zip(chosen, texts):
+            src = support[c.index]
+            if c.bound:
+                text = ds.period_mark(src.payload.get("date")) + text
+            src.highlights.append((c.span.start, c.span.end))
+            sentence = AnswerSentence(text=text, citations=[src.n], support=self.scorer.score(c.span.text, src.text))
+            origins[id(sentence)] = (normalize(c.span.text), src.chunk_id)
             out.append(sentence)
         return out
 

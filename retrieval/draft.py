@@ -84,7 +84,17 @@ class Templates:
             found = [t for t in found if 2 <= len(t) <= self.topic_max_chars and self.usable(t)]
             if found:
                 return found[-1]
-        return point.terms[0] if point.terms else ""
+        if not point.terms:
+            return ""
+        # The main term, widened to the whole compound it sits in (小企業 -> 中小企業).
+        term, text = point.terms[0], normalize(point.text or "")
+        at = text.find(term)
+        if at < 0:
+            return term
+        start, end = at, at + len(term)
+        while start > 0 and re.match(r"[一-龥ァ-ヶー々]", text[start - 1]) and end - start < self.topic_max_chars:
+            start -= 1
+        return text[start:end]
 
 
 @functools.lru_cache(maxsize=None)
@@ -161,20 +171,19 @@ def select_sentences(candidates: list[_Candidate], ds: DraftStyle, max_sentences
     """At most ``max_sentences`` of ``candidates``, in the conventional order of a point
     (現状の認識・事実 -> 取組 -> 今後の方針; reading order within a role).
 
-    The best sentence of each role first, then the next best; sentences bound to another period
-    (a named cabinet, 今年, a dated figure) only for a role nothing else serves, or when nothing
-    else is left."""
+    The best sentence of each role first, then the next best; a sentence bound to another period
+    (a named cabinet, 今年, a dated figure) only for a role nothing else serves."""
     ranked = sorted(candidates, key=lambda c: -c.relevance)
     free = [c for c in ranked if not c.bound]
     chosen: list[_Candidate] = []
     for c in free:  # one per role, best first
         if len(chosen) < max_sentences and c.role not in {x.role for x in chosen}:
             chosen.append(c)
+    for c in ranked:  # a role nothing else serves (marked with its date by the caller)
+        if c.bound and len(chosen) < max_sentences and c.role not in {x.role for x in chosen}:
+            chosen.append(c)
     for c in free:
         if len(chosen) < max_sentences and c not in chosen:
-            chosen.append(c)
-    for c in ranked:
-        if c.bound and len(chosen) < max_sentences and (not chosen or c.role not in {x.role for x in chosen}):
             chosen.append(c)
     order = {c.index: rank for rank, c in reversed(list(enumerate(ranked)))}  # a source by its best sentence
     return sorted(chosen, key=lambda c: (ds.role_rank(c.role), order[c.index], c.span.start))

@@ -107,12 +107,17 @@ class DraftStyle:
         return text if text.strip("。、 ") else None
 
     def findings(self, text: str) -> list[StyleFinding]:
-        """The spoken forms left in ``text`` (every counted rewrite rule and every drop pattern)."""
-        out = [StyleFinding(r.id, m.start(), m.end(), m.group()) for r in self.rules if r.find
-               for m in r.pattern.finditer(text) if m.end() > m.start()]
-        out += [StyleFinding("drop", m.start(), m.end(), m.group()) for m in self.drop.finditer(text)
-                if m.end() > m.start()]
-        return sorted(out, key=lambda f: (f.start, f.rule))
+        """The spoken forms left in ``text`` (every counted rewrite rule and every drop pattern),
+        in text order; where rules overlap, the one listed first in the file counts."""
+        found = [StyleFinding(r.id, m.start(), m.end(), m.group()) for r in self.rules if r.find
+                 for m in r.pattern.finditer(text) if m.end() > m.start()]
+        found += [StyleFinding("drop", m.start(), m.end(), m.group()) for m in self.drop.finditer(text)
+                  if m.end() > m.start()]
+        out: list[StyleFinding] = []
+        for f in found:  # rule order: the first rule of a span wins
+            if all(f.end <= o.start or f.start >= o.end for o in out):
+                out.append(f)
+        return sorted(out, key=lambda f: f.start)
 
     # -- period -----------------------------------------------------------------------------------
 

@@ -309,9 +309,11 @@ def _style_drafts(settings: Settings, question: Path, checker) -> tuple[dict[str
 @click.option("--dataset", "dataset", default=Path("eval/datasets/diet_qa"), show_default=True,
               type=click.Path(path_type=Path, file_okay=False), help="質問→答弁の組の評価セット（BEIR形式、diet_qa）")
 @click.option("--limit", type=click.IntRange(1), default=30, show_default=True, help="評価する質問数（queries.jsonl の先頭から）")
+@click.option("--min-prior", type=click.IntRange(0), default=300, show_default=True,
+              help="前日までの答弁がこの件数未満の質問は評価しません（下書きの材料がないため）")
 @click.option("--no-style-fixes", is_flag=True, help="公用文チェックの確実な修正を答弁案に適用しません")
 @_OUT_OPTION
-def eval_drafts(dataset: Path, limit: int, no_style_fixes: bool, out_dir: Path) -> None:
+def eval_drafts(dataset: Path, limit: int, min_prior: int, no_style_fixes: bool, out_dir: Path) -> None:
     """答弁案の評価: 各質問の前日までの答弁から答弁案（定型文）を作り、実際の答弁との類似度（埋め込み・文字ROUGE-L）、
     最も近い過去答弁の貼り付け（ベースライン）との比較、答弁府省、話し言葉の残り、【要確認】の割合を測ります。"""
     from app.factory import build_style_checker
@@ -322,7 +324,7 @@ def eval_drafts(dataset: Path, limit: int, no_style_fixes: bool, out_dir: Path) 
         settings = Settings.load()
         style = None if no_style_fixes or not settings.style.auto_fix_drafts else build_style_checker(settings)
         with _RichProgress(console) as progress:
-            report = evaluate_drafts(dataset, settings, limit=limit, style=style, progress=progress)
+            report = evaluate_drafts(dataset, settings, limit=limit, min_prior=min_prior, style=style, progress=progress)
         json_path, md_path = save_report(report, out_dir, markdown_drafts)
     except GyoseiError as exc:
         fail(exc)

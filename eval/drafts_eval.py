@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import time
@@ -45,6 +46,7 @@ __all__ = ["evaluate_drafts", "markdown_drafts", "lcs_length", "rouge_l", "Befor
            "METRIC_NAMES", "METRIC_LABELS", "SYSTEM_LABELS"]
 
 DEFAULT_LIMIT = 30
+DEFAULT_MIN_PRIOR = 300  # answers dated before a question, for it to be evaluated (the corpus starts 2024-07-30)
 METRIC_NAMES = ["cosine", "rouge_l_f1", "rouge_l_precision", "rouge_l_recall", "ministry_in_sources",
                 "ministry_cited", "spoken_per_1000", "needs_review_share", "chars"]
 METRIC_LABELS = {
@@ -137,12 +139,13 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEFAULT_LIMIT, style: Any = None,
-                    draft_style: DraftStyle | None = None, embedder: Any = None,
+                    draft_style: DraftStyle | None = None, embedder: Any = None, min_prior: int = DEFAULT_MIN_PRIOR,
                     progress: Callable[[str, int, int | None], None] | None = None) -> dict[str, Any]:
     """Draft the first ``limit`` judged questions of ``dataset_dir`` and score them (see the module).
 
     ``style``: the 公用文チェック whose certain fixes the drafts get (the product's default), or None;
-    ``embedder``: None for the configured model (loaded only for texts the cache lacks), or a
+    ``min_prior``: questions with fewer answers dated before their day are skipped (nothing to
+    draft from: the first meetings of the corpus); ``embedder``: None for the configured model (loaded only for texts the cache lacks), or a
     stand-in such as ``HashEmbedder`` for tests."""
     from retrieval.draft import Drafter
     from retrieval.embedder import embedder_from_settings
@@ -173,7 +176,11 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
     index_s = time.perf_counter() - started
     index = open_index(IndexSettings(backend="edge", path=info.path), cached.dimension, read_only=True)
     corpus = {doc.doc_id: doc for doc in ds.corpus}
-    queries: list[BeirQuery] = ds.judged_queries[:limit] if limit else ds.judged_queries
+    dates = sorted(str(doc.metadata.get("date") or "")[:10] for doc in ds.corpus)
+    # Only questions with a history: at least ``min_prior`` answers dated before their day.
+    queries = [q for q in ds.judged_queries if bisect.bisect_left(dates, query_today(q).isoformat()) >= min_prior]
+    skipped = len(ds.judged_queries) - len(queries)
+    queries = queries[:limit] if limit else queries
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
@@ -195,8 +202,8 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
         "kind": "drafts",
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "dataset": {"name": ds.name, "path": str(ds.path), "fingerprint": ds.fingerprint, "documents": len(ds.corpus),
-                    "queries": len(ds.queries), "queries_evaluated": len(rows)},
-        "config": {"limit": limit, "method": "template", "checker": False, "style_fixes": style is not None,
+                    "queries": len(ds.queries), "queries_evaluated": len(rows), "queries_without_history": skipped},
+        "config": {"limit": limit, "min_prior": min_prior, "method": "template", "checker": False, "style_fixes": style is not None,
                    "cutoff": "speeches dated before the question (date_to = the day before)",
                    "min_relevance": settings.answer.min_relevance, "settings": settings_summary(settings)},
         "versions": package_versions(),
@@ -269,7 +276,9 @@ def markdown_drafts(report: dict[str, Any], examples: int = 3) -> str:
     lines = [f"# 答弁案の評価: {ds['name']}", "", f"- 作成: {report['created']}",
              f"- データセット: `{ds['path']}`（答弁 {ds['documents']}、評価した質問 {ds['queries_evaluated']}/{ds['queries']}、"
              f"指紋 `{ds['fingerprint'][:12]}`）",
-             "- 答弁案: 定型文による組立て（LLMなし、矛盾チェックなし）。各質問の前日までの答弁だけを検索",
+             "- 答弁案: 定型文による組立て（LLMなし、矛盾チェックなし）。各質問の前日までの答弁だけを検索"
+             f"（前日までの答弁が {report['config']['min_prior']} 件未満の質問 {ds.get('queries_without_history', 0)} 件は対象外）",
+             "- 平均は全質問で取る（答弁案が空＝全論点【要確認】の質問は類似度 0）",
              "- 比較: 実際の政府答弁との類似度。ベースラインは最も近い過去答弁をそのまま貼り付けたもの",
              "", "| 指標 | " + " | ".join(SYSTEM_LABELS[s] for s in report["systems"]) + " |",
              "|---|" + "---:|" * len(report["systems"])]

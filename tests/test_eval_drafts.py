@@ -67,7 +67,7 @@ def tiny_pairs(tmp_path: Path) -> Path:
 def test_drafts_report_on_real_pairs_sees_only_earlier_speeches(tiny_pairs, tmp_path):
     # The hash embedder's cosines mean nothing: let every passage through the relevance gate.
     s = Settings.load(index={"path": tmp_path / "var" / "index"}, answer={"min_relevance": -1.0})
-    report = evaluate_drafts(tiny_pairs, s, limit=3, embedder=HashEmbedder(64))
+    report = evaluate_drafts(tiny_pairs, s, limit=3, embedder=HashEmbedder(64), min_prior=0)
     assert report["kind"] == "drafts" and report["dataset"]["queries_evaluated"] == 3
     for row in report["per_query"]:
         assert row["leaked_sources"] == 0  # nothing dated on or after the question's day
@@ -91,7 +91,7 @@ def test_drafts_eval_through_the_cli_with_the_real_model(tiny_pairs, tmp_path, m
     monkeypatch.setenv("GYOSEI_EMBEDDING__CACHE_DIR", str(model_cache_dir))
     monkeypatch.setenv("GYOSEI_LLM__PROVIDER", "none")
     out = tmp_path / "reports"
-    result = CliRunner().invoke(main, ["eval", "drafts", "--dataset", str(tiny_pairs), "--limit", "3", "--out", str(out)])
+    result = CliRunner().invoke(main, ["eval", "drafts", "--dataset", str(tiny_pairs), "--limit", "3", "--min-prior", "0", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "話し言葉の残り" in result.output
     [json_path] = out.glob("*-drafts-diet_pairs.json")

@@ -40,7 +40,7 @@ from retrieval.draft_style import DraftStyle, load_draft_style
 from retrieval.extractive import SentencePicker, Span, sentence_spans
 from retrieval.past_answers import PastAnswerFinder
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
-from retrieval.question_analysis import Point, analyze_question
+from retrieval.question_analysis import GENERIC_TERMS, Point, analyze_question
 from retrieval.support import SupportScorer
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
@@ -66,6 +66,7 @@ class Templates:
     topic_clause: re.Pattern[str]
     question_topic: re.Pattern[str]
     topic_max_chars: int
+    topic_demonstrative: re.Pattern[str]
     item_marker: re.Pattern[str]
     leading_connectives: re.Pattern[str]
     situational: re.Pattern[str]
@@ -81,7 +82,8 @@ class Templates:
         for text in (point.question_sentence, point.text):
             found = [m.group("topic") for m in self.question_topic.finditer(normalize(text or ""))]
             found = [self.leading_connectives.sub("", self.item_marker.sub("", t)).strip() for t in found]
-            found = [t for t in found if 2 <= len(t) <= self.topic_max_chars and self.usable(t)]
+            found = [self.topic_demonstrative.sub("", t) for t in found]  # 「この日本の国際収支」-> 「日本の国際収支」
+            found = [t for t in found if 2 <= len(t) <= self.topic_max_chars and self.usable(t) and t not in GENERIC_TERMS]
             if found:
                 return found[-1]
         if not point.terms:
@@ -109,6 +111,7 @@ def load_templates() -> Templates:
         topic_clause=re.compile(spec["topic_clause"]),
         question_topic=re.compile(spec["question_topic"]),
         topic_max_chars=int(spec["topic_max_chars"]),
+        topic_demonstrative=re.compile(spec["topic_demonstrative"]),
         item_marker=re.compile(spec["item_marker"]),
         leading_connectives=re.compile(spec["leading_connectives"]),
         situational=re.compile(re.sub(r"\s+", "", spec["situational"])),

@@ -209,3 +209,17 @@ def test_ministries_from_positions():
     assert DS.ministry_of_position("デジタル大臣") == "デジタル庁"
     assert DS.ministry_of_position("経済産業副大臣・内閣府副大臣") == "経済産業省"
     assert DS.ministry_of_position(None) is None
+
+
+def test_topics_lose_their_demonstrative_and_speaker_bound_sentences_are_not_reused():
+    from retrieval.draft import load_templates
+    from retrieval.question_analysis import Point
+
+    t = load_templates()
+    q = "この日本の国際収支について伺います。"
+    assert t.topic_of(Point(q, (0, len(q)), question_sentence=q)) == "日本の国際収支"
+    q = "こういう状況について伺います。"
+    assert t.topic_of(Point(q, (0, len(q)), terms=["国際収支"], question_sentence=q)) == "国際収支"  # 「状況」 alone says nothing
+    # diet_qa 121704376X00220250212: 「私からバイデン当時の大統領に対しまして…」 is the prime minister's own act.
+    assert not t.usable("今月十三日の日米比首脳テレビ会議の場においても、私からバイデン当時の大統領に対して、懸念の払拭を求めた。")
+    assert not t.usable("防衛費の話もありましたが、これは別に、防衛費に回すために余剰をつくっているわけではない。")

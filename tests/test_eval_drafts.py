@@ -76,7 +76,8 @@ def test_drafts_report_on_real_pairs_sees_only_earlier_speeches(tiny_pairs, tmp_
         assert row["gold_ministry"]
         assert row["draft"]["spoken"] == []  # the written-style rules leave no spoken form they know
     m = report["metrics"]
-    assert set(m) == {"draft", "baseline"} and m["draft"]["spoken_per_1000"] == 0.0
+    assert set(m) == {"draft", "baseline", "draft_drafted", "baseline_drafted"} and m["draft"]["spoken_per_1000"] == 0.0
+    assert report["targets"]["drafted_questions"] == 3 and m["draft_drafted"]["cosine"] == m["draft"]["cosine"]
     assert m["baseline"]["spoken_per_1000"] > 0  # pasted spoken answers keep theirs
     assert ("draft", "cosine") in flat_metrics(report)
     md = markdown_drafts(report)

@@ -174,9 +174,13 @@ def select_sentences(candidates: list[_Candidate], ds: DraftStyle, max_sentences
     """At most ``max_sentences`` of ``candidates``, in the conventional order of a point
     (現状の認識・事実 -> 取組 -> 今後の方針; reading order within a role).
 
-    The best sentence of each role first, then the next best; a sentence bound to another period
-    (a named cabinet, 今年, a dated figure) only for a role nothing else serves."""
-    ranked = sorted(candidates, key=lambda c: -c.relevance)
+    The best sentence of each role first, then the next best (sentences of the best sentence's own
+    answer a little ahead: one answer reads better than a patchwork); a sentence bound to another
+    period (a named cabinet, 今年, a dated figure) only for a role nothing else serves."""
+    if not candidates:
+        return []
+    top = max([c for c in candidates if not c.bound] or candidates, key=lambda c: c.relevance).index
+    ranked = sorted(candidates, key=lambda c: -(c.relevance + (ds.same_source if c.index == top else 0.0)))
     free = [c for c in ranked if not c.bound]
     chosen: list[_Candidate] = []
     for c in free:  # one per role, best first

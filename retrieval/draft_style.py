@@ -92,6 +92,7 @@ class DraftStyle:
     role_rules: tuple[_RoleRule, ...]
     same_ministry: float
     newest: float
+    same_source: float
     ministry_titles: dict[str, str]
     ministry_mention: re.Pattern[str]
 
@@ -202,6 +203,7 @@ def load_draft_style() -> DraftStyle:
         role_rules=role_rules,
         same_ministry=float(pref["same_ministry"]),
         newest=float(pref["newest"]),
+        same_source=float(pref.get("same_source", 0.0)),
         ministry_titles=dict(ministries["titles"]),
         ministry_mention=_compile(ministries["mention"]),
     )

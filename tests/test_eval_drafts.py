@@ -94,7 +94,7 @@ def test_drafts_eval_through_the_cli_with_the_real_model(tiny_pairs, tmp_path, m
     out = tmp_path / "reports"
     result = CliRunner().invoke(main, ["eval", "drafts", "--dataset", str(tiny_pairs), "--limit", "3", "--min-prior", "0", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "話し言葉の残り" in result.output
+    assert "答弁案評価" in result.output and "話し言葉" in result.output
     [json_path] = out.glob("*-drafts-diet_pairs.json")
     report = json.loads(json_path.read_text(encoding="utf-8"))
     assert (out / json_path.name.replace(".json", ".md")).exists()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -63,7 +62,6 @@ METRIC_LABELS = {
 SYSTEM_LABELS = {"draft": "答弁案（定型文）", "baseline": "最も近い過去答弁の貼り付け（ベースライン）",
                  "draft_drafted": "答弁案（作成できた質問）", "baseline_drafted": "貼り付け（同じ質問）"}
 LOWER_IS_BETTER = ("spoken_per_1000", "needs_review_share")
-_MARKER_RE = re.compile(r"\[\d+\]")
 
 
 def lcs_length(a: str, b: str) -> int:

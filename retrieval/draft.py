@@ -33,11 +33,11 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Callable
 
 from retrieval.answer_types import AnswerSentence, Source
+from retrieval.draft_style import Candidate, DraftStyle, load_draft_style, preferred_relevance, select_sentences
 from retrieval.draft_types import Draft, PastAnswer, PointDraft
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
-from retrieval.draft_style import DraftStyle, load_draft_style
-from retrieval.extractive import SentencePicker, Span, sentence_spans
+from retrieval.extractive import SentencePicker, sentence_spans
 from retrieval.past_answers import PastAnswerFinder
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.question_analysis import GENERIC_TERMS, Point, analyze_question
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from retrieval.style import StyleChecker
 
-__all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources", "select_sentences"]
+__all__ = ["Drafter", "Templates", "load_templates", "adapt_sentences", "number_sources"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -156,61 +156,6 @@ def _masked(text: str, t: Templates, ds: DraftStyle | None = None) -> str:
         if written is None or not t.usable(written):
             out[start:start + len(sentence)] = "\n" * len(sentence)
     return "".join(out)
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """A picked sentence of source ``index``: its written form, role and whether it is period-bound."""
-
-    index: int
-    span: Span
-    relevance: float
-    written: str
-    role: str
-    bound: bool
-
-
-def select_sentences(candidates: list[_Candidate], ds: DraftStyle, max_sentences: int) -> list[_Candidate]:
-    """At most ``max_sentences`` of ``candidates``, in the conventional order of a point
-    (現状の認識・事実 -> 取組 -> 今後の方針; reading order within a role).
-
-    The best sentence of each role first, then the next best (sentences of the best sentence's own
-    answer a little ahead: one answer reads better than a patchwork); a sentence bound to another
-    period (a named cabinet, 今年, a dated figure) only for a role nothing else serves."""
-    if not candidates:
-        return []
-    top = max([c for c in candidates if not c.bound] or candidates, key=lambda c: c.relevance).index
-    ranked = sorted(candidates, key=lambda c: -(c.relevance + (ds.same_source if c.index == top else 0.0)))
-    free = [c for c in ranked if not c.bound]
-    chosen: list[_Candidate] = []
-    for c in free:  # one per role, best first
-        if len(chosen) < max_sentences and c.role not in {x.role for x in chosen}:
-            chosen.append(c)
-    for c in ranked:  # a role nothing else serves (marked with its date by the caller)
-        if c.bound and len(chosen) < max_sentences and c.role not in {x.role for x in chosen}:
-            chosen.append(c)
-    for c in free:
-        if len(chosen) < max_sentences and c not in chosen:
-            chosen.append(c)
-    order = {c.index: rank for rank, c in reversed(list(enumerate(ranked)))}  # a source by its best sentence
-    return sorted(chosen, key=lambda c: (ds.role_rank(c.role), order[c.index], c.span.start))
-
-
-def _preferred(support: list[Source], ds: DraftStyle, ministry: str | None) -> list[float]:
-    """Each source's relevance, raised for answers of the ministry concerned (named in the
-    question, else the most relevant answer's) and for the most recent answers."""
-    rel = [float(s.payload.get("relevance") or 0.0) for s in support]
-    ministries = [ds.ministry_of_position(s.payload.get("speaker_position") or s.payload.get("position")) for s in support]
-    target = ministry or next((m for _, m in sorted(zip(rel, ministries), key=lambda x: -x[0]) if m), None)
-    dates = sorted({str(s.payload.get("date"))[:10] for s in support if s.payload.get("date")})
-    out = []
-    for r, m, s in zip(rel, ministries, support):
-        bonus = ds.same_ministry if target and m == target else 0.0
-        date = str(s.payload.get("date") or "")[:10]
-        if len(dates) > 1 and date in dates:
-            bonus += ds.newest * dates.index(date) / (len(dates) - 1)
-        out.append(r + bonus)
-    return out
 
 
 def number_sources(points: list[PointDraft]) -> list[Source]:
@@ -367,12 +312,12 @@ class Drafter:
         ds = self.draft_style or load_draft_style()
         qv = list(self.embedder.embed_query(point.text))
         picked = self.picker.pick(point.text, qv, [_masked(s.text, t, ds) for s in support],
-                                  _preferred(support, ds, point.ministry))
+                                  preferred_relevance(support, ds, point.ministry))
         candidates = []
         for i, span, rel in picked:
             written = ds.written(span.text)
             if written is not None:
-                candidates.append(_Candidate(i, span, rel, written, ds.role(written), ds.period_bound(written)))
+                candidates.append(Candidate(i, span, rel, written, ds.role(written), ds.period_bound(written)))
         chosen = select_sentences(candidates, ds, self.max_sentences)
         if not chosen:
             return []

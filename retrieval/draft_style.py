@@ -32,10 +32,13 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
+from retrieval.answer_types import Source
+from retrieval.extractive import Span
 from retrieval.text.dates import find_dates
 from retrieval.text.figures import find_figures
 
-__all__ = ["DraftStyle", "Rule", "StyleFinding", "load_draft_style", "wareki"]
+__all__ = ["DraftStyle", "Rule", "StyleFinding", "Candidate", "load_draft_style", "wareki", "select_sentences",
+           "preferred_relevance"]
 
 
 @dataclass(frozen=True)
@@ -207,3 +210,61 @@ def load_draft_style() -> DraftStyle:
         ministry_titles=dict(ministries["titles"]),
         ministry_mention=_compile(ministries["mention"]),
     )
+
+
+# -- choosing a point's sentences ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A picked sentence of source ``index``: its written form, role and whether it is period-bound."""
+
+    index: int
+    span: Span
+    relevance: float
+    written: str
+    role: str
+    bound: bool
+
+
+def select_sentences(candidates: list[Candidate], ds: DraftStyle, max_sentences: int) -> list[Candidate]:
+    """At most ``max_sentences`` of ``candidates``, in the conventional order of a point
+    (現状の認識・事実 -> 取組 -> 今後の方針; reading order within a role).
+
+    The best sentence of each role first, then the next best (sentences of the best sentence's own
+    answer a little ahead: one answer reads better than a patchwork); a sentence bound to another
+    period (a named cabinet, 今年, a dated figure) only for a role nothing else serves."""
+    if not candidates:
+        return []
+    top = max([c for c in candidates if not c.bound] or candidates, key=lambda c: c.relevance).index
+    ranked = sorted(candidates, key=lambda c: -(c.relevance + (ds.same_source if c.index == top else 0.0)))
+    free = [c for c in ranked if not c.bound]
+    chosen: list[Candidate] = []
+    for c in free:  # one per role, best first
+        if len(chosen) < max_sentences and c.role not in {x.role for x in chosen}:
+            chosen.append(c)
+    for c in ranked:  # a role nothing else serves (marked with its date by the caller)
+        if c.bound and len(chosen) < max_sentences and c.role not in {x.role for x in chosen}:
+            chosen.append(c)
+    for c in free:
+        if len(chosen) < max_sentences and c not in chosen:
+            chosen.append(c)
+    order = {c.index: rank for rank, c in reversed(list(enumerate(ranked)))}  # a source by its best sentence
+    return sorted(chosen, key=lambda c: (ds.role_rank(c.role), order[c.index], c.span.start))
+
+
+def preferred_relevance(support: list[Source], ds: DraftStyle, ministry: str | None) -> list[float]:
+    """Each source's relevance, raised for answers of the ministry concerned (named in the
+    question, else the most relevant answer's) and for the most recent answers."""
+    rel = [float(s.payload.get("relevance") or 0.0) for s in support]
+    ministries = [ds.ministry_of_position(s.payload.get("speaker_position") or s.payload.get("position")) for s in support]
+    target = ministry or next((m for _, m in sorted(zip(rel, ministries), key=lambda x: -x[0]) if m), None)
+    dates = sorted({str(s.payload.get("date"))[:10] for s in support if s.payload.get("date")})
+    out = []
+    for r, m, s in zip(rel, ministries, support):
+        bonus = ds.same_ministry if target and m == target else 0.0
+        date = str(s.payload.get("date") or "")[:10]
+        if len(dates) > 1 and date in dates:
+            bonus += ds.newest * dates.index(date) / (len(dates) - 1)
+        out.append(r + bonus)
+    return out

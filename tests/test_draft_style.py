@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.draft import Drafter, _Candidate, select_sentences
-from retrieval.draft_style import load_draft_style, wareki
+from retrieval.draft import Drafter
+from retrieval.draft_style import Candidate, load_draft_style, select_sentences, wareki
 from retrieval.embedder import HashEmbedder
 from retrieval.extractive import Span, sentence_spans
 from retrieval.question_analysis import analyze_question
@@ -165,8 +165,8 @@ def test_roles_from_real_sentence_endings():
     assert DS.role("今後とも、関係省庁と連携して対応いたします。") == "kongo"
 
 
-def _cand(i: int, start: int, text: str, rel: float, bound: bool = False) -> _Candidate:
-    return _Candidate(i, Span(start, start + len(text), text), rel, text, DS.role(text), bound)
+def _cand(i: int, start: int, text: str, rel: float, bound: bool = False) -> Candidate:
+    return Candidate(i, Span(start, start + len(text), text), rel, text, DS.role(text), bound)
 
 
 def test_sentences_follow_the_role_order_and_at_most_the_limit():

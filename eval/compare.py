@@ -29,7 +29,7 @@ KIND_LABELS = {"retrieval": "検索評価", "answers": "回答評価", "nli": "N
 # Metrics where a smaller number is the better one (deltas are coloured the other way round).
 _LOWER_IS_BETTER = ("refusal_rate", "latency_p50_s", "latency_p95_s", "false_alarms_per_1000",
                     "false_alarms_per_1000_without_length", "draft_before_per_1000", "draft_after_per_1000",
-                    "spoken_per_1000", "needs_review_share")
+                    "spoken_per_1000", "checker_spoken_per_1000", "needs_review_share")
 
 
 class CompareError(GyoseiError):

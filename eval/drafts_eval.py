@@ -12,7 +12,8 @@ the answer itself and everything said that day are out of reach). Per question:
 * whether the real answering ministry's past answers are among the draft's sources (any past
   answer found for it) and among the cited ones;
 * spoken forms left per 1,000 characters (:meth:`retrieval.draft_style.DraftStyle.findings`, the
-  rules of ``prompts/draft_style.yaml``), for the draft and for the pasted baseline;
+  rules of ``prompts/draft_style.yaml``), for the draft and for the pasted baseline, and as an
+  independent count the 公用文チェック's 話し言葉 findings (rules ``hanashi-*``);
 * the share of 論点 left 【要確認】.
 
 Usage::
@@ -47,7 +48,7 @@ __all__ = ["evaluate_drafts", "markdown_drafts", "lcs_length", "rouge_l", "Befor
 DEFAULT_LIMIT = 30
 DEFAULT_MIN_PRIOR = 300  # answers dated before a question, for it to be evaluated (the corpus starts 2024-07-30)
 METRIC_NAMES = ["cosine", "rouge_l_f1", "rouge_l_precision", "rouge_l_recall", "ministry_in_sources",
-                "ministry_cited", "spoken_per_1000", "needs_review_share", "chars"]
+                "ministry_cited", "spoken_per_1000", "checker_spoken_per_1000", "needs_review_share", "chars"]
 METRIC_LABELS = {
     "cosine": "実際の答弁との埋め込み類似度（平均）",
     "rouge_l_f1": "文字ROUGE-L F1（平均）",
@@ -56,12 +57,14 @@ METRIC_LABELS = {
     "ministry_in_sources": "実際の答弁府省の過去答弁が出典にある割合",
     "ministry_cited": "実際の答弁府省の過去答弁を引用した割合",
     "spoken_per_1000": "話し言葉の残り（1,000字あたり）",
+    "checker_spoken_per_1000": "公用文チェックの話し言葉の指摘（1,000字あたり）",
     "needs_review_share": "【要確認】の論点の割合",
     "chars": "文字数（平均）",
 }
 SYSTEM_LABELS = {"draft": "答弁案（定型文）", "baseline": "最も近い過去答弁の貼り付け（ベースライン）",
                  "draft_drafted": "答弁案（作成できた質問）", "baseline_drafted": "貼り付け（同じ質問）"}
-LOWER_IS_BETTER = ("spoken_per_1000", "needs_review_share")
+LOWER_IS_BETTER = ("spoken_per_1000", "checker_spoken_per_1000", "needs_review_share")
+SPOKEN_CHECKER_RULES = "hanashi-"  # the 公用文チェック's 話し言葉 rules (prompts/style_rules.yaml): an independent count
 
 
 def lcs_length(a: str, b: str) -> int:
@@ -147,6 +150,7 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
     draft from: the first meetings of the corpus); ``embedder``: None for the configured model (loaded only for texts the cache lacks), or a
     stand-in such as ``HashEmbedder`` for tests."""
     from retrieval.draft import Drafter
+    from retrieval.style import StyleChecker
     from retrieval.embedder import embedder_from_settings
     from retrieval.index import open_index
     from retrieval.search import Searcher
@@ -154,6 +158,7 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
 
     ds = load_beir(Path(dataset_dir))
     rules = draft_style or load_draft_style()
+    checker = style if style is not None else StyleChecker()
     work_dir = default_work_dir(settings)
     sparse = SparseEncoder()
 
@@ -189,7 +194,11 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
         drafter = Drafter(finder, cached, sparse, None, min_relevance=settings.answer.min_relevance,  # type: ignore[arg-type]
                           style=style, draft_style=rules)
         for n, query in enumerate(queries, start=1):
-            rows.append(_score_one(query, ds.relevant[query.query_id], corpus, finder, drafter, cached, rules))
+            row = _score_one(query, ds.relevant[query.query_id], corpus, finder, drafter, cached, rules)
+            for system in ("draft", "baseline"):
+                row[system]["checker_spoken"] = [] if checker is None else [
+                    f.rule_id for f in checker.check(row[system]["text"]) if f.rule_id.startswith(SPOKEN_CHECKER_RULES)]
+            rows.append(row)
             if progress is not None:
                 progress("draft", n, len(queries))
     finally:
@@ -274,6 +283,7 @@ def _summary(rows: list[dict[str, Any]], system: str) -> dict[str, float]:
     out = {name: _mean([float(i[name]) for i in items]) for name in
            ("cosine", "rouge_l_f1", "rouge_l_precision", "rouge_l_recall", "ministry_in_sources", "ministry_cited", "chars")}
     out["spoken_per_1000"] = round(_per_1000(sum(len(i["spoken"]) for i in items), chars), 3)
+    out["checker_spoken_per_1000"] = round(_per_1000(sum(len(i.get("checker_spoken", [])) for i in items), chars), 3)
     out["needs_review_share"] = round(sum(r["needs_review"] for r in rows) / points, 4) if system == "draft" and points else 0.0
     if not rows:
         out = {k: 0.0 for k in out}

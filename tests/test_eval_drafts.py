@@ -79,7 +79,7 @@ def test_drafts_report_on_real_pairs_sees_only_earlier_speeches(tiny_pairs, tmp_
     assert set(m) == {"draft", "baseline", "draft_drafted", "baseline_drafted"} and m["draft"]["spoken_per_1000"] == 0.0
     assert report["targets"]["drafted_questions"] == 3 and m["draft_drafted"]["cosine"] == m["draft"]["cosine"]
     assert m["baseline"]["spoken_per_1000"] > 0  # pasted spoken answers keep theirs
-    assert ("draft", "cosine") in flat_metrics(report)
+    assert ("draft", "cosine") in flat_metrics(report) and m["draft"]["checker_spoken_per_1000"] == 0.0
     md = markdown_drafts(report)
     assert "答弁案の評価" in md and "話し言葉の残り" in md
 

@@ -8,6 +8,7 @@ Example::
     gyosei eval nli --dataset retrieval/data/nli/jsick.jsonl --judge classifier --held-out
     gyosei eval nli --dataset altered --judge rules
     gyosei eval style                   # 公用文チェック: recall, false alarms, hand review, drafts
+    gyosei eval drafts --limit 30       # 答弁案 against the real answers (diet_qa, speeches before each question)
     gyosei eval compare eval/reports/A.json eval/reports/B.json
 """
 
@@ -31,6 +32,7 @@ STAGE_LABELS = {
     "bm25": "BM25の準備（文書）",
     "langchain": "LangChain既定の埋め込み（チャンク）",
     "answer": "回答と根拠の判定（質問）",
+    "draft": "答弁案の作成と採点（質問）",
 }
 
 
@@ -301,6 +303,43 @@ def _style_drafts(settings: Settings, question: Path, checker) -> tuple[dict[str
     finally:
         index.close()
     return {"before": before, "after": after}, text
+
+
+@eval_group.command("drafts")
+@click.option("--dataset", "dataset", default=Path("eval/datasets/diet_qa"), show_default=True,
+              type=click.Path(path_type=Path, file_okay=False), help="質問→答弁の組の評価セット（BEIR形式、diet_qa）")
+@click.option("--limit", type=click.IntRange(1), default=30, show_default=True, help="評価する質問数（queries.jsonl の先頭から）")
+@click.option("--min-prior", type=click.IntRange(0), default=300, show_default=True,
+              help="前日までの答弁がこの件数未満の質問は評価しません（下書きの材料がないため）")
+@click.option("--no-style-fixes", is_flag=True, help="公用文チェックの確実な修正を答弁案に適用しません")
+@_OUT_OPTION
+def eval_drafts(dataset: Path, limit: int, min_prior: int, no_style_fixes: bool, out_dir: Path) -> None:
+    """答弁案の評価: 各質問の前日までの答弁から答弁案（定型文）を作り、実際の答弁との類似度（埋め込み・文字ROUGE-L）、
+    最も近い過去答弁の貼り付け（ベースライン）との比較、答弁府省、話し言葉の残り、【要確認】の割合を測ります。"""
+    from app.factory import build_style_checker
+    from eval.compare import save_report
+    from eval.drafts_eval import METRIC_LABELS, SYSTEM_LABELS, evaluate_drafts, markdown_drafts
+
+    try:
+        settings = Settings.load()
+        style = None if no_style_fixes or not settings.style.auto_fix_drafts else build_style_checker(settings)
+        with _RichProgress(console) as progress:
+            report = evaluate_drafts(dataset, settings, limit=limit, min_prior=min_prior, style=style, progress=progress)
+        json_path, md_path = save_report(report, out_dir, markdown_drafts)
+    except GyoseiError as exc:
+        fail(exc)
+    table = Table(title=f"答弁案評価: {report['dataset']['name']}（質問 {report['dataset']['queries_evaluated']}）")
+    table.add_column("指標")
+    for system in report["systems"]:
+        table.add_column(SYSTEM_LABELS[system], justify="right")
+    for name in report["metric_names"]:
+        table.add_row(METRIC_LABELS.get(name, name), *(f"{report['metrics'][s][name]:.3f}" for s in report["systems"]))
+    console.print(table)
+    t = report["targets"]
+    console.print(f"ベースライン超え（埋め込み）: {'○' if t['beats_baseline_cosine'] else '×'}、"
+                  f"（ROUGE-L）: {'○' if t['beats_baseline_rouge_l'] else '×'}、"
+                  f"話し言葉 1,000字あたり1件未満: {'○' if t['spoken_below_1_per_1000'] else '×'}")
+    console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
 
 
 @eval_group.command("compare")

@@ -24,11 +24,12 @@ from retrieval.errors import GyoseiError
 __all__ = ["KINDS", "CompareError", "DeltaRow", "Comparison", "load_report", "save_report", "compare_reports",
            "flat_metrics", "lower_is_better"]
 
-KINDS = ("retrieval", "answers", "nli", "style")
-KIND_LABELS = {"retrieval": "検索評価", "answers": "回答評価", "nli": "NLI 評価", "style": "公用文チェック評価"}
+KINDS = ("retrieval", "answers", "nli", "style", "drafts")
+KIND_LABELS = {"retrieval": "検索評価", "answers": "回答評価", "nli": "NLI 評価", "style": "公用文チェック評価", "drafts": "答弁案評価"}
 # Metrics where a smaller number is the better one (deltas are coloured the other way round).
 _LOWER_IS_BETTER = ("refusal_rate", "latency_p50_s", "latency_p95_s", "false_alarms_per_1000",
-                    "false_alarms_per_1000_without_length", "draft_before_per_1000", "draft_after_per_1000")
+                    "false_alarms_per_1000_without_length", "draft_before_per_1000", "draft_after_per_1000",
+                    "spoken_per_1000", "checker_spoken_per_1000", "needs_review_share")
 
 
 class CompareError(GyoseiError):
@@ -104,7 +105,7 @@ def flat_metrics(report: dict[str, Any]) -> dict[tuple[str, str], float]:
     accuracy, macro F1, per-label F1, the contradiction-vs-not P/R/F1 and per-kind accuracy."""
     kind, m = report["kind"], report["metrics"]
     out: dict[tuple[str, str], float] = {}
-    if kind == "retrieval":
+    if kind in ("retrieval", "drafts"):
         for system in report.get("systems", list(m)):
             for name in report.get("metric_names", list(m[system])):
                 if name in m.get(system, {}):

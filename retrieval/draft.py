@@ -4,11 +4,14 @@
 2. per point: past government answers (:class:`retrieval.past_answers.PastAnswerFinder`, the whole
    question as context) and supporting documents, access-filtered; the drafter's ``kept`` choices
    drop candidates;
-3. gate on relevance (the point-passage cosine, as answers do), decided once per candidate
-   (``relevant`` on PastAnswer / DocumentCandidate): a candidate below it is never used, never
-   checked against, never numbered; with nothing usable the point is ``needs_review`` (a human
-   writes it);
-4. draft: with no LLM, the most relevant sentences of the kept passages (SentencePicker), adapted
+3. gate on relevance (:class:`retrieval.relevance.RelevanceGate`, the answers' judgement), decided
+   once per candidate (``relevant`` on PastAnswer / DocumentCandidate): a candidate below it is
+   never used, never checked against, never numbered; with nothing usable the point is
+   ``needs_review`` (a human writes it);
+4. draft: with no LLM, the most relevant sentences of the kept passages (SentencePicker; answers of
+   the ministry concerned and recent ones preferred), put in written 答弁 style and chosen by role
+   (:mod:`retrieval.draft_style`, ``prompts/draft_style.yaml``: 現状の認識・事実 -> 取組 -> 今後の方針,
+   sentences bound to another period marked 【時点確認】 with their date or left out), adapted
    only through the fixed phrases of ``prompts/draft_templates.yaml`` (opening 「お尋ねの〜について
    は、」, closing 「〜と考えております。」), sentences tied to their original exchange left out,
    every sentence citing its source, the certain 公用文 fixes applied (:mod:`retrieval.style`:
@@ -34,14 +37,15 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Callable
 
 from retrieval.answer_types import AnswerSentence, Source
-from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, CheckStamp, Draft, DocumentCandidate, PointDraft
+from retrieval.draft_style import Candidate, DraftStyle, load_draft_style, preferred_relevance, select_sentences
+from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, CheckStamp, Draft, DocumentCandidate, PastAnswer, PointDraft
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker, sentence_spans
 from retrieval.past_answers import PastAnswerFinder
 from retrieval.relevance import RelevanceGate, judged_text
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
-from retrieval.question_analysis import Point, analyze_question
+from retrieval.question_analysis import GENERIC_TERMS, Point, analyze_question
 from retrieval.support import SupportScorer
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
@@ -67,6 +71,7 @@ class Templates:
     topic_clause: re.Pattern[str]
     question_topic: re.Pattern[str]
     topic_max_chars: int
+    topic_demonstrative: re.Pattern[str]
     item_marker: re.Pattern[str]
     leading_connectives: re.Pattern[str]
     situational: re.Pattern[str]
@@ -82,10 +87,21 @@ class Templates:
         for text in (point.question_sentence, point.text):
             found = [m.group("topic") for m in self.question_topic.finditer(normalize(text or ""))]
             found = [self.leading_connectives.sub("", self.item_marker.sub("", t)).strip() for t in found]
-            found = [t for t in found if 2 <= len(t) <= self.topic_max_chars and self.usable(t)]
+            found = [self.topic_demonstrative.sub("", t) for t in found]  # 「この日本の国際収支」-> 「日本の国際収支」
+            found = [t for t in found if 2 <= len(t) <= self.topic_max_chars and self.usable(t) and t not in GENERIC_TERMS]
             if found:
                 return found[-1]
-        return point.terms[0] if point.terms else ""
+        if not point.terms:
+            return ""
+        # The main term, widened to the whole compound it sits in (小企業 -> 中小企業).
+        term, text = point.terms[0], normalize(point.text or "")
+        at = text.find(term)
+        if at < 0:
+            return term
+        start, end = at, at + len(term)
+        while start > 0 and re.match(r"[一-龥ァ-ヶー々]", text[start - 1]) and end - start < self.topic_max_chars:
+            start -= 1
+        return text[start:end]
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,6 +116,7 @@ def load_templates() -> Templates:
         topic_clause=re.compile(spec["topic_clause"]),
         question_topic=re.compile(spec["question_topic"]),
         topic_max_chars=int(spec["topic_max_chars"]),
+        topic_demonstrative=re.compile(spec["topic_demonstrative"]),
         item_marker=re.compile(spec["item_marker"]),
         leading_connectives=re.compile(spec["leading_connectives"]),
         situational=re.compile(re.sub(r"\s+", "", spec["situational"])),
@@ -133,12 +150,15 @@ def adapt_sentences(sentences: list[str], topic: str, templates: Templates | Non
     return out
 
 
-def _masked(text: str, t: Templates) -> str:
-    """``text`` with the sentences tied to their original exchange blanked out (line breaks of the
-    same length, so the offsets of the other sentences still point into the original text)."""
+def _masked(text: str, t: Templates, ds: DraftStyle | None = None) -> str:
+    """``text`` with the sentences a draft cannot use blanked out: tied to their original exchange,
+    or left out of a written answer (``ds``: 「…御容赦いただきたい…」); judged on their written form,
+    so 「先ほど申し上げたとおり、」 alone does not lose a sentence. Line breaks of the same length
+    keep the offsets of the other sentences pointing into the original text."""
     out = list(text)
     for start, sentence in sentence_spans(text):
-        if not t.usable(sentence):
+        written = ds.written(sentence) if ds is not None else sentence
+        if written is None or not t.usable(written):
             out[start:start + len(sentence)] = "\n" * len(sentence)
     return "".join(out)
 
@@ -221,14 +241,16 @@ class Drafter:
     ``min_relevance``: the point-passage cosine a passage needs to support a draft (the answer's
     calibrated gate); ``past_answers``/``documents``: candidates per point; ``max_sentences``:
     sentences per point's draft; ``llm``: a LangChain chat model (None: templates only);
-    ``style``: the 公用文チェック whose certain fixes template drafts get (None: no fixes).
+    ``style``: the 公用文チェック whose certain fixes template drafts get (None: no fixes);
+    ``draft_style``: the written-style rules (None: ``prompts/draft_style.yaml``).
     """
 
     def __init__(self, finder: PastAnswerFinder, embedder: Embedder, sparse: SparseEncoder,
                  checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None,
-                 style: StyleChecker | None = None, gate: RelevanceGate | None = None) -> None:
+                 style: StyleChecker | None = None, gate: RelevanceGate | None = None,
+                 draft_style: DraftStyle | None = None) -> None:
         self.finder = finder
         self.embedder = embedder
         self.sparse = sparse
@@ -243,9 +265,12 @@ class Drafter:
         self.llm_timeout_s = llm_timeout_s
         self.templates = templates
         self.style = style
+        self.draft_style = draft_style
         self.scorer = SupportScorer(embedder, sparse)
-        # Extra candidates: some picked sentences are left out as tied to their original exchange.
-        self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 4)
+        # Extra candidates, within a wider margin of the best: sentences are then chosen by role
+        # (現状 -> 取組 -> 今後) and period-bound ones left out where another serves.
+        self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 5, max_embedded=10,
+                                     margin=0.03)
 
     def draft(self, question_text: str, access: Access, *, kept: dict[str, bool] | None = None,
               on_progress: Progress | None = None) -> Draft:
@@ -348,23 +373,34 @@ class Drafter:
 
     def _template_sentences(self, point: Point, support: list[Source], t: Templates,
                             origins: dict[int, tuple[str, str]]) -> list[AnswerSentence]:
+        """The point's draft from past-answer sentences: picked by relevance (answers of the
+        ministry concerned and recent ones first), put in written 答弁 style, chosen by role and
+        ordered 現状 -> 取組 -> 今後, period-bound ones marked with their answer's date."""
+        ds = self.draft_style or load_draft_style()
         qv = list(self.embedder.embed_query(point.text))
-        picked = self.picker.pick(point.text, qv, [_masked(s.text, t) for s in support],
-                                  [float(s.payload.get("relevance") or 0.0) for s in support])
-        chosen = [(i, span) for i, span, _ in picked][: self.max_sentences]
+        picked = self.picker.pick(point.text, qv, [_masked(s.text, t, ds) for s in support],
+                                  preferred_relevance(support, ds, point.ministry))
+        candidates = []
+        for i, span, rel in picked:
+            written = ds.written(span.text)
+            if written is not None:
+                candidates.append(Candidate(i, span, rel, written, ds.role(written), ds.period_bound(written)))
+        chosen = select_sentences(candidates, ds, self.max_sentences)
         if not chosen:
             return []
-        texts = adapt_sentences([span.text for _, span in chosen], t.topic_of(point), t)
+        texts = adapt_sentences([c.written for c in chosen], t.topic_of(point), t)
         if self.style is not None:
             from retrieval.style import fix_certain
 
             texts = [fix_certain(text, self.style)[0] for text in texts]
         out = []
-        for (i, span), text in zip(chosen, texts):
-            src = support[i]
-            src.highlights.append((span.start, span.end))
-            sentence = AnswerSentence(text=text, citations=[src.n], support=self.scorer.score(span.text, src.text))
-            origins[id(sentence)] = (normalize(span.text), src.chunk_id)
+        for c, text in zip(chosen, texts):
+            src = support[c.index]
+            if c.bound:
+                text = ds.period_mark(src.payload.get("date")) + text
+            src.highlights.append((c.span.start, c.span.end))
+            sentence = AnswerSentence(text=text, citations=[src.n], support=self.scorer.score(c.span.text, src.text))
+            origins[id(sentence)] = (normalize(c.span.text), src.chunk_id)
             out.append(sentence)
         return out
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from retrieval.draft_style import load_draft_style
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder, morphemes
 
@@ -88,6 +89,10 @@ class Point:
     terms: list[str] = field(default_factory=list)
     question_sentence: str = ""
     term_weights: dict[str, float] = field(default_factory=dict)
+    # The speech's announced theme (「デジタル庁の取組について伺います。」) on the first point it opens.
+    theme: str = ""
+    # The ministry the point (else the whole question) names as the one to answer (「金融庁」).
+    ministry: str | None = None
 
 
 @dataclass
@@ -181,6 +186,7 @@ def _numbered_items(sents: list[_Sent]) -> tuple[list[int], str] | None:
 # -- terms ---------------------------------------------------------------------------------------
 
 _ENCODER = SparseEncoder()
+_STYLE = load_draft_style()  # ministries named in a question (prompts/draft_style.yaml)
 _SINGLES = SparseEncoder(compounds=False, compound_pairs=False)
 
 
@@ -323,14 +329,17 @@ def _same_topic(group: list[_Sent], previous: list[_Sent]) -> bool:
 
 
 def _preface(group: list[_Sent], rest: list[tuple[str, list[_Sent]]]) -> bool:
-    """「本日は、〜について質問をいたします。」 before 「まず、…」: the whole speech's theme, which
-    is context for the first point rather than a 論点 of its own."""
-    return (bool(rest) and rest[0][1][0].cue not in ("", "また") and not group[0].cue
-            and max(x.ask for x in group) == 1)
+    """「本日は、〜について質問をいたします。」 or 「デジタル庁の取組について伺います。」 before 「まず、…」
+    / 「第一に、…」: the whole speech's theme, which is context for the first point rather than a
+    論点 of its own (it only announces what the numbered questions after it ask)."""
+    if not rest or rest[0][1][0].cue in ("", "また") or group[0].cue:
+        return False
+    return max(x.ask for x in group) == 1 or all(_ANNOUNCE_RE.search(x.text) for x in group if x.ask == 2)
 
 
-def _segments(sents: list[_Sent]) -> list[tuple[str, list[_Sent]]]:
-    """Sentences grouped into (label, sentences) points; no-question fragments merged."""
+def _segments(sents: list[_Sent], themes: list[_Sent] | None = None) -> list[tuple[str, list[_Sent]]]:
+    """Sentences grouped into (label, sentences) points; no-question fragments merged. A speech's
+    announced theme joins the first point and is appended to ``themes``."""
     body = [s for s in sents if not s.boiler]
     numbered = _numbered_items(body)
     segs: list[tuple[str, list[_Sent]]] = []
@@ -363,6 +372,8 @@ def _segments(sents: list[_Sent]) -> list[tuple[str, list[_Sent]]]:
     pending_label = ""
     for i, (label, group) in enumerate(segs):
         if not any(x.ask for x in group) or i == 0 and _preface(group, segs[1:]):
+            if i == 0 and themes is not None and any(x.ask for x in group):
+                themes.extend(group)
             if not pending:
                 pending_label = label
             pending.extend(group)  # context: joins the next point that asks
@@ -424,15 +435,21 @@ def analyze_question(text: str) -> QuestionAnalysis:
     if sents and sents[0].start < body_start:
         sents[0] = _Sent(body_start, sents[0].end, norm[body_start:sents[0].end], sents[0].ask)
     points = []
-    for label, group in _segments(sents):
+    themes: list[_Sent] = []
+    named = _STYLE.ministry_named(norm[body_start:])
+    for label, group in _segments(sents, themes):
         start, end = group[0].start, group[-1].end
         chunk = norm[start:end]
         weights = {t: w for t, w in policy_terms(chunk, MAX_TERMS + len(party_words)).items()
                    if t not in party_words and not (party and t in party)}  # 日本維新: not a topic
         weights = dict(list(weights.items())[:MAX_TERMS])
         asks = [s for s in group if s.ask == 2] or [s for s in group if s.ask] or [group[-1]]
+        if themes and not points:  # the theme is context: the point asks what follows it
+            asks = [s for s in asks if s not in themes] or asks
+        theme = "".join(s.text for s in themes) if themes and not points else ""
         points.append(Point(text=chunk, span=(start, end), label=label, terms=list(weights),
-                            question_sentence=asks[0].text, term_weights=weights))
+                            question_sentence=asks[0].text, term_weights=weights, theme=theme,
+                            ministry=_STYLE.ministry_named(chunk) or named))
     if not points and norm:
         weights = policy_terms(norm)
         points.append(Point(norm, (0, len(norm)), "", list(weights), norm, weights))

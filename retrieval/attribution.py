@@ -27,6 +27,7 @@ __all__ = ["attribute", "provision_of", "article_anchor", "qualifier_pattern", "
 _PARAGRAPH = re.compile(r"^([0-9０-９]{1,3})[ 　]")
 # An item line: 「一 …」「十二 …」 (号), or a sub-item 「イ …」.
 _ITEM = re.compile(r"^(?:[一二三四五六七八九十]{1,4}|[イロハニホヘトチリヌルヲ])[ 　]")
+_ITEM_NUMBER = re.compile(r"^([一二三四五六七八九十]{1,4})[ 　]")
 _ARTICLE_LINE = re.compile(r"^第[一二三四五六七八九十百千]+条")
 # A division of a law's main provision, and the e-Gov element id letters for it.
 _DIVISION = re.compile(r"^第([一二三四五六七八九十百]+)(編|章|節|款|目)(?:の([一二三四五六七八九十]+))?")
@@ -116,8 +117,8 @@ def _speech(quote: str, payload: dict[str, Any]) -> str:
 
 
 def strip_paragraph_number(text: str) -> str:
-    """「2 行政庁は…」 -> 「行政庁は…」: a law line's paragraph number is not part of the quote."""
-    return _PARAGRAPH.sub("", text, count=1)
+    """「2 行政庁は…」 / 「六 審査基準…」 -> the text: a law line's 項 or 号 number is not part of the quote."""
+    return _ITEM_NUMBER.sub("", _PARAGRAPH.sub("", text, count=1), count=1)
 
 
 def provision_of(payload: dict[str, Any], passage: str, start: int) -> str:
@@ -140,9 +141,12 @@ def provision_of(payload: dict[str, Any], passage: str, start: int) -> str:
         if _ITEM.match(line):
             continue  # an item belongs to the paragraph above it
     several = any(_PARAGRAPH.match(line) for line in passage.split("\n"))
+    line = lines[-1] + current
+    item = _ITEM_NUMBER.match(line)
+    number = f"第{item.group(1)}号" if item else ""
     if paragraph is None or (paragraph == 1 and not several):
-        return str(article)
-    return f"{article}第{_kanji(paragraph)}項"
+        return f"{article}{number}" if paragraph is not None or not number else ""
+    return f"{article}第{_kanji(paragraph)}項{number}"
 
 
 def article_anchor(payload: dict[str, Any]) -> str | None:

@@ -25,8 +25,8 @@ _QUESTION_END = re.compile(r"(?:か|ですか|ますか|でしょうか|くだ�
 # A speaker asking (a member's question in the minutes): 「…についてお伺いしたいと思います。」
 _ASKING = re.compile(r"(?:伺い|お尋ね|お聞き|お聞かせ|御答弁|御見解を|答弁を求め)[^。、]*[。]?[」』）)]*$")
 _SECTION_MARK = re.compile(r"【([^】]+)】")
-# 「(1)」「1.」「①」「・」 list marks, and a law's paragraph number 「2 」 (項 2 onwards).
-_LEADING_MARK = re.compile(r"^(?:[\s　]*(?:[(（]?[0-9０-９一二三四五六七八九十]{1,3}[)）.．、]|[0-9０-９]{1,2}[ 　]|[①-⑳]|[・*\-－•])[\s　]*)+")
+# 「(1)」「1.」「①」「・」 list marks, a law's paragraph number 「2 」 (項 2 onwards) and item number 「六 」 (号).
+_LEADING_MARK = re.compile(r"^(?:[\s　]*(?:[(（]?[0-9０-９一二三四五六七八九十]{1,3}[)）.．、]|[0-9０-９]{1,2}[ 　]|[一二三四五六七八九十]{1,3}[ 　]|[①-⑳]|[・*\-－•])[\s　]*)+")
 # FAQ sections that hold the question, not the answer.
 _QUESTION_SECTIONS = ("照会要旨", "質問", "問")
 MIN_CHARS, MAX_CHARS = 12, 300

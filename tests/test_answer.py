@@ -168,18 +168,10 @@ def test_llm_gets_only_the_relevant_numbered_passages(law_index):
 # -- real questions, real embedder ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory, real_embedder):
-    """行政手続法, the ICT white paper chapter and the Diet speeches, embedded for real."""
-    root = tmp_path_factory.mktemp("answer_real")
-    docs = root / "docs"
-    for sub in ("laws", "white_paper", "kokkai"):
-        shutil.copytree(SAMPLES / sub, docs / sub)
-    index = open_index(IndexSettings(path=root / "index"), real_embedder.dimension)
-    Ingestor(index, real_embedder, SparseEncoder(), ChunkSettings(), SecuritySettings(), docs).ingest([docs])
-    index.flush()
-    yield index
-    index.close()
+@pytest.fixture
+def sample_index(samples_index):
+    """data_samples, embedded for real (the session's index: built once for every real test)."""
+    return samples_index
 
 
 @pytest.mark.slow

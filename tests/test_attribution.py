@@ -97,3 +97,15 @@ def test_paragraphs_of_one_article_are_quoted_one_by_one():
     groups = quote_groups(picked, [ARTICLE_5], [LAW])
     assert [len(g[1]) for g in groups] == [1, 1, 1]
     assert [provision_of(LAW, ARTICLE_5, g[1][0].start) for g in groups] == ["第五条第一項", "第五条第二項", "第五条第三項"]
+
+
+def test_an_item_is_cited_with_its_number_and_without_it_in_the_quote():
+    passage = ("第二条(定義)\nこの法律において、次の各号に掲げる用語の意義は、当該各号に定めるところによる。\n"
+               "六 行政指導 行政機関がその任務又は所掌事務の範囲内において一定の行政目的を実現するため特定の者に"
+               "一定の作為又は不作為を求める指導、勧告、助言その他の行為であって処分に該当しないものをいう。")
+    payload = {**LAW, "article": "第二条", "article_num": "2", "section": "第一章 総則 > 第二条"}
+    start = passage.index("六 行政指導")
+    assert provision_of(payload, passage, start) == "第二条第六号"
+    (span,) = [s for s in candidate_sentences(passage) if "行政指導" in s.text]
+    assert span.text.startswith("行政指導 行政機関")  # the item number is not quoted
+    assert attribute(span.text, payload, passage, start).startswith("行政手続法第二条第六号は、「行政指導 行政機関")

@@ -55,6 +55,8 @@ _ASKS_RE = re.compile(
 _DEMONSTRATIVE_RE = re.compile(
     r"^[\s、，,]*(?:これ|それ|あれ|この|その|あの|こう|そう|ああ|ここ|そこ|こちら|そちら|今の|先ほどの|さっきの)")
 _MIN_STANDALONE_CHARS = 20  # shorter questions rarely say what they ask about
+# Whom the question is put to (「内閣府にお聞きしますが、」): not what it is about.
+_ADDRESSEE_RE = re.compile(r"^[^、。]{1,20}に(?:お聞き|お伺い|伺い|お尋ね|質問)(?:します|いたします|をします)?が?、")
 _QA_LINE_RE = re.compile(r"^\s*(?:[-*・•]\s*)?(?:想定)?(問|答|Q|A)\s*\d*\s*[:：．.）)]\s*(.*)$")
 
 
@@ -352,7 +354,7 @@ def _stands_alone(sentence: str, point_terms: set[str], terms: Any) -> bool:
     to 「これ」 without reading the whole exchange, and the past answers list already shows it.
     The next asking sentence of the same speech is tried instead; with none, the exchange gives
     no follow-up (nothing is guessed)."""
-    body = normalize(sentence).strip()
+    body = _ADDRESSEE_RE.sub("", normalize(sentence).strip())
     vague = len(body) < _MIN_STANDALONE_CHARS or bool(_DEMONSTRATIVE_RE.match(body))
     return not vague or bool(point_terms & set(terms(body)))
 

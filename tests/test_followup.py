@@ -204,6 +204,8 @@ def test_a_follow_up_that_only_points_back_into_its_exchange_is_not_offered_on_i
     vague = "これ、その後、具体化どうなっているんでしょう"
     assert not _stands_alone(vague, other, terms)  # 「これ」 with nothing of the point: dropped
     assert _stands_alone(vague, point, terms)  # it names the point's own 具体化: readable here
+    # Whom it is put to says nothing of what it asks (the real line from the 2024-08-23 minutes).
+    assert not _stands_alone("内閣府にお聞きしますが、" + vague + "。", other, terms)
     assert not _stands_alone("それはなぜですか。", point, terms)
     assert not _stands_alone("いかがですか。", point, terms)  # short and says nothing of the point
     assert _stands_alone("それでは、為替介入の効果はどうだったのか伺います。", point, terms)

@@ -125,7 +125,7 @@ def content_nouns(question: str) -> list[str]:
     generic = _rules().generic
     out: list[str] = []
     for surface, lemma, pos1, _pos2, _pos3 in morphemes(question):
-        if pos1 != "名詞" or surface in generic or lemma in generic or re.fullmatch(r"[0-9０-９.]+", surface):
+        if pos1 != "名詞" or surface in generic or lemma in generic or re.fullmatch(r"[0-9０-９.〇一二三四五六七八九十百千万]+", surface):
             continue
         if surface not in out:
             out.append(surface)

@@ -50,3 +50,11 @@ def test_only_passages_near_the_best_one_are_used():
     # The plain cosine gate (sure <= floor), as tests and other models may configure it.
     plain = RelevanceGate(floor=0.845, mid=0.885, sure=-1.0).judge("x", [(0.1, "a"), (-0.5, "b")])
     assert plain.answerable and plain.relevant == [True, True]
+
+
+def test_a_drafts_point_is_judged_on_its_subject_not_on_its_question_words():
+    # 「第一に」「現状」「認識」 are how a Diet question asks, not what it is about.
+    passage = "郵便局を通じたマイナンバーカードの普及・活用の推進 住民にとって、マイナンバーカードはデジタル社会のパスポートである。"
+    point = "デジタル庁の取組について伺います。第一に、マイナンバーカードの普及の現状について政府の認識を伺います。"
+    judged = GATE.judge(point, [(0.879, passage)])
+    assert judged.answerable and judged.missing == []

@@ -17,6 +17,7 @@ from retrieval.text.sparse import SparseEncoder
 if TYPE_CHECKING:
     from retrieval.draft import Drafter
     from retrieval.style import StyleChecker
+    from retrieval.answer import gate_from_settings
     from retrieval.followup import FollowUpMiner
     from retrieval.verify import ContradictionChecker
 
@@ -85,7 +86,9 @@ def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Draf
 
 def build_followups(settings: Settings, embedder: Embedder, index: Index) -> "FollowUpMiner":
     """再質問予測: follow-ups mined from the indexed minutes (and 想定問答 from the LLM, if any)."""
+    from retrieval.answer import gate_from_settings
     from retrieval.followup import FollowUpMiner
 
     return FollowUpMiner(build_searcher(settings, embedder, index), chat_model=chat_model_from_settings(settings.llm),
-                         timeout_s=settings.llm.timeout_s, min_similarity=settings.answer.min_relevance)
+                         timeout_s=settings.llm.timeout_s, min_similarity=settings.answer.min_relevance,
+                         gate=gate_from_settings(settings.answer))

@@ -258,7 +258,7 @@ class Drafter:
         self.llm = llm
         self.min_relevance = min_relevance
         # The answers' relevance judgement (None: the plain cosine gate at ``min_relevance``).
-        self.gate = gate or RelevanceGate(floor=min_relevance, mid=min_relevance, sure=min_relevance)
+        self.gate = gate or RelevanceGate.for_threshold(min_relevance)
         self.past_answers = past_answers
         self.documents = documents
         self.max_sentences = max_sentences

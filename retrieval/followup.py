@@ -30,6 +30,7 @@ from retrieval.citation import describe_source
 from retrieval.draft_types import FollowUp, PastAnswer
 from retrieval.errors import LLMError
 from retrieval.past_answers import CHAIR_ROLES, GOVERNMENT_ROLES
+from retrieval.relevance import RelevanceGate, content_nouns, judged_text
 from retrieval.question_analysis import Point, analyze_question
 from retrieval.search import QueryPlan, Searcher
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
@@ -166,6 +167,7 @@ class FollowUpMiner:
         window: int = 8,
         min_similarity: float = DEFAULT_MIN_RELEVANCE,
         max_generated: int = 3,
+        gate: RelevanceGate | None = None,
     ) -> None:
         self.searcher = searcher
         self.chat_model = chat_model
@@ -174,6 +176,9 @@ class FollowUpMiner:
         self.window = window
         self.min_similarity = min_similarity
         self.max_generated = max_generated
+        # The answers' relevance judgement for the exchange a follow-up came after (None: the
+        # plain cosine gate at ``min_similarity``).
+        self.gate = gate or RelevanceGate.for_threshold(min_similarity)
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -242,8 +247,8 @@ class FollowUpMiner:
             if role not in ("member", "answer") or not p.get("issue_id") or p.get("speech_order") is None:
                 continue
             sim = cosine(qv, hit.dense) if hit.dense else 0.0
-            if sim < self.min_similarity:
-                continue
+            if sim < min(self.gate.floor, self.min_similarity):
+                continue  # below the judgement's floor: never relevant
             doc = str(p.get("doc_id"))
             if doc not in matches or matches[doc].similarity < sim:
                 matches[doc] = _Match(doc, str(p["issue_id"]), int(p["speech_order"]), role, sim)
@@ -251,6 +256,7 @@ class FollowUpMiner:
             return [], []
         speeches = self._fetch(list(matches.values()), access, qv)
         point_terms = set(self.searcher.sparse.terms(text))
+        subject = [normalize(n) for n in content_nouns(text)]  # what the 論点 is about
         found: dict[str, FollowUp] = {}
         answers: dict[str, Source] = {}
         for m in matches.values():  # in search order (hybrid: the words and the meaning), best first
@@ -258,10 +264,15 @@ class FollowUpMiner:
             if exchange is None:
                 continue
             after, nxt, question = exchange
+            if subject and not any(n in normalize(nxt.text) for n in subject):
+                continue  # the member moved on to another subject (中小企業 -> 国土強靱化)
             # The exchange itself must be on the point: the answer the question followed passes
             # the drafter's gate (a similar member question may have been answered off the point).
             relevance = after.relevance(qv)
-            if relevance < self.min_similarity:
+            # The exchange (the answer and the next question) is judged as answers judge passages.
+            judged = self.gate.judge(text, [(relevance, judged_text(after.text, after.chunks[0].payload)),
+                                            (nxt.relevance(qv), judged_text(nxt.text, nxt.chunks[0].payload))])
+            if not judged.relevant or not judged.relevant[0]:
                 continue
             after_source = answers.setdefault(after.doc_id, after.source(relevance))
             if nxt.doc_id not in found:  # the first route to a next question is its best

@@ -76,6 +76,17 @@ class RelevanceGate:
         self.min_coverage = min_coverage  # needed even at ``sure``: some of the question must be there
         self.typed_chars = typed_chars  # answer-type vetoes apply to questions up to this long
 
+    @classmethod
+    def for_threshold(cls, threshold: float) -> "RelevanceGate":
+        """The calibrated judgement for the default threshold; the plain cosine gate for another
+        (a caller that sets its own cosine, such as a test with hash vectors, gets just that)."""
+        from retrieval.settings import AnswerSettings
+
+        a = AnswerSettings()
+        if threshold == a.min_relevance:
+            return cls(floor=a.floor_relevance, mid=a.mid_relevance, sure=a.min_relevance, min_coverage=a.min_coverage)
+        return cls(floor=threshold, mid=threshold, sure=threshold)
+
     def judge(self, question: str, passages: Sequence[tuple[float, str]]) -> Judgement:
         """``passages``: (cosine to the question, text with its title and heading), any order."""
         if not passages:

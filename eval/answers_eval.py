@@ -106,7 +106,9 @@ def answer_row(query: BeirQuery, gold: set[str], answer: Answer, judge: _PairJud
     for n, source in by_n.items():
         citing = [i for i, s in enumerate(answer.sentences) if n in s.citations]
         if citing:
-            texts = [answer.sentences[i].text for i in citing]
+            # An attributed quote (「…」と定めています) is judged on the source's words it quotes: the
+            # frame around them is the source's own metadata (law, article, speaker).
+            texts = [answer.sentences[i].quote or answer.sentences[i].text for i in citing]
             for i, verdict in zip(citing, judge.judge_source(texts, source)):
                 verdicts[(i, n)] = verdict
     sentences = []

@@ -396,6 +396,8 @@ class Drafter:
         out = []
         for c, text in zip(chosen, texts):
             src = support[c.index]
+            if src.payload.get("doc_type") != "diet_speech":
+                text = ds.as_reported(text)
             if c.bound:
                 text = ds.period_mark(src.payload.get("date")) + text
             src.highlights.append((c.span.start, c.span.end))

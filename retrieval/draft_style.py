@@ -98,6 +98,17 @@ class DraftStyle:
     same_source: float
     ministry_titles: dict[str, str]
     ministry_mention: re.Pattern[str]
+    plain_end: re.Pattern[str]
+    polite_end: re.Pattern[str]
+    reported: str
+
+    def as_reported(self, sentence: str) -> str:
+        """A document's plain-form sentence (である調) in the answer's form: 「…となりつつある。」 ->
+        「…となりつつあると承知しております。」 (a law, white paper or guideline is what the
+        government knows, not what it says itself); other sentences unchanged."""
+        if self.plain_end.search(sentence) and not self.polite_end.search(sentence):
+            return sentence[:-1] + self.reported
+        return sentence
 
     # -- spoken -> written ------------------------------------------------------------------------
 
@@ -209,6 +220,9 @@ def load_draft_style() -> DraftStyle:
         same_source=float(pref.get("same_source", 0.0)),
         ministry_titles=dict(ministries["titles"]),
         ministry_mention=_compile(ministries["mention"]),
+        plain_end=re.compile(spec["document_plain_end"]),
+        polite_end=re.compile(spec["document_polite_end"]),
+        reported=spec["document_reported"],
     )
 
 

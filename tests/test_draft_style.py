@@ -223,3 +223,17 @@ def test_topics_lose_their_demonstrative_and_speaker_bound_sentences_are_not_reu
     # diet_qa 121704376X00220250212: 「私からバイデン当時の大統領に対しまして…」 is the prime minister's own act.
     assert not t.usable("今月十三日の日米比首脳テレビ会議の場においても、私からバイデン当時の大統領に対して、懸念の払拭を求めた。")
     assert not t.usable("防衛費の話もありましたが、これは別に、防衛費に回すために余剰をつくっているわけではない。")
+
+
+def test_a_documents_plain_sentence_is_reported_in_the_answers_form():
+    from retrieval.draft_style import load_draft_style
+
+    ds = load_draft_style()
+    # The white paper in data_samples (r05_chapter5): である調.
+    said = "社会全体でデジタル化が進む中、必要不可欠なものとなりつつある。"
+    assert ds.as_reported(said) == "社会全体でデジタル化が進む中、必要不可欠なものとなりつつあると承知しております。"
+    assert ds.as_reported("中間報告として、郵便局におけるマイナンバーカードの普及・活用策が取りまとめられた。").endswith(
+        "取りまとめられたと承知しております。")
+    # Already in the answer's form, or not a sentence end of the plain form: unchanged.
+    for polite in ("検討してまいります。", "進めてきたところでございます。", "対象となります。", "ございませんでした。"):
+        assert ds.as_reported(polite) == polite

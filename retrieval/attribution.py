@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.text.dates import kanji_to_int
+from retrieval.text.dates import kanji_to_int, to_wareki as wareki
 
 __all__ = ["attribute", "provision_of", "article_anchor", "qualifier_pattern", "max_qualifiers", "wareki"]
 
@@ -167,26 +167,6 @@ def article_anchor(payload: dict[str, Any]) -> str | None:
         parts.append(f"{_DIVISION_IDS[m.group(2)]}_{number}{sub}")
     parts.append(f"At_{num}")
     return "-".join(parts)
-
-
-def wareki(iso: str) -> str:
-    """「2024-08-23」 -> 「令和6年8月23日」 (元年 for an era's first year); "" when not a date."""
-    m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", iso)
-    if not m:
-        return ""
-    import datetime as dt
-
-    from retrieval.text.dates import ERAS
-
-    try:
-        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return ""
-    for era, (first, base) in sorted(ERAS.items(), key=lambda e: e[1][0], reverse=True):
-        if day >= first:
-            year = day.year - base + 1
-            return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _last_heading(section: Any) -> str:

@@ -25,7 +25,6 @@ True
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any
 
 from retrieval.answer_types import Source
 from retrieval.extractive import Span
+from retrieval.text.dates import to_wareki
 from retrieval.text.dates import find_dates
 from retrieval.text.figures import find_figures
 
@@ -69,14 +69,8 @@ class _RoleRule:
 
 
 def wareki(iso: str) -> str:
-    """「令和6年8月23日」 of ``2024-08-23`` (平成 before 2019-05-01); the input if it is no date."""
-    try:
-        day = dt.date.fromisoformat(str(iso)[:10])
-    except ValueError:
-        return str(iso)
-    era, first = ("令和", 2019) if day >= dt.date(2019, 5, 1) else ("平成", 1989)
-    year = day.year - first + 1
-    return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+    """「令和6年8月23日」 of ``2024-08-23``; the input if it is no date."""
+    return to_wareki(iso) or str(iso)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from kanjize import kanji2number
 
-__all__ = ["DateMention", "find_dates", "first_date", "kanji_to_int", "ERAS"]
+__all__ = ["DateMention", "find_dates", "first_date", "kanji_to_int", "to_wareki", "ERAS"]
 
 Precision = Literal["day", "month", "year"]
 
@@ -160,3 +160,19 @@ def first_date(text: str) -> str | None:
     """ISO form of the first date mentioned in ``text`` (any precision), or None."""
     dates = find_dates(text)
     return dates[0].iso if dates else None
+
+
+def to_wareki(iso: str) -> str:
+    """「2024-08-23」 -> 「令和6年8月23日」 (元年 for an era's first year); "" when not a date."""
+    m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", str(iso))
+    if not m:
+        return ""
+    try:
+        day = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return ""
+    for era, (first, base) in sorted(ERAS.items(), key=lambda e: e[1][0], reverse=True):
+        if day >= first:
+            year = day.year - base + 1
+            return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+    return f"{day.year}年{day.month}月{day.day}日"

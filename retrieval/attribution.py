@@ -33,6 +33,9 @@ _ARTICLE_LINE = re.compile(r"^第[一二三四五六七八九十百千]+条")
 _DIVISION = re.compile(r"^第([一二三四五六七八九十百]+)(編|章|節|款|目)(?:の([一二三四五六七八九十]+))?")
 _DIVISION_IDS = {"編": "Pa", "章": "Ch", "節": "Se", "款": "Ss", "目": "Di"}
 _KANJI_NUM = "〇一二三四五六七八九"
+# A heading's own number: 「第9節 」「（1） 」「2.3. 」「イ 」「一 」.
+_HEADING_NUMBER = re.compile(r"^(?:第[0-9０-９一二三四五六七八九十百]+[編章節款目条]|[(（][0-9０-９一二三四五六七八九十]+[)）]"
+                             r"|(?:[0-9０-９]+[.．])*[0-9０-９]+[.．]?|[ア-ン]|[一二三四五六七八九十]+)[ 　]+")
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def _last_heading(section: Any) -> str:
     if not section:
         return ""
     last = str(section).split(" > ")[-1].strip()
-    return re.sub(r"^(?:第?[0-9０-９一二三四五六七八九十]+[章節条]?|[(（][0-9０-９一二三四五六七八九十]+[)）]|[0-9.]+|[ア-ン])[ 　.．]+", "", last).strip() or last
+    return _HEADING_NUMBER.sub("", last).strip() or last
 
 
 def _kanji(n: int) -> str:

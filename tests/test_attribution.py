@@ -56,6 +56,9 @@ def test_documents_are_named_by_title_and_last_heading():
     assert attribute("郵便局の拠点性を活かす。", paper) == (
         "「第5章 総務省におけるICT政策の取組状況」の「郵便局を通じたマイナンバーカードの普及・活用の推進」では、"
         "「郵便局の拠点性を活かす。」とされています。")
+    guide = {"doc_type": "guideline", "title": "API導入実践ガイドブック",
+             "section": "2. 基本事項 > 2.3. 本ガイドブックで説明するAPIについて"}
+    assert attribute("RESTを推奨する。", guide).startswith("「API導入実践ガイドブック」の「本ガイドブックで説明するAPIについて」では、")
     faq = {"doc_type": "faq", "title": "眼鏡の購入費用", "section": "眼鏡の購入費用"}
     assert attribute("医療費控除の対象となります。", faq) == "「眼鏡の購入費用」の回答では、「医療費控除の対象となります。」とされています。"
 

@@ -61,10 +61,11 @@ def show_answer(answer: Answer, turn: int) -> None:
         return
     lines = []
     for s in answer.sentences:
-        marks = "".join(f"[\\[{n}\\]](#{source_anchor(turn, n)})" for n in s.citations)  # our links, not the document's
+        # Our links (target _self: Markdown links open a new tab), never the document's.
+        marks = "".join(f"<a href='#{source_anchor(turn, n)}' target='_self'>[{n}]</a>" for n in s.citations)
         flag = f" ⚠️（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）" if s.flags else ""
         lines.append(f"{md_inline(s.text)}**{marks}**{flag}")  # document text: never a link, image or HTML
-    st.markdown("  \n".join(lines))
+    st.markdown("  \n".join(lines), unsafe_allow_html=True)  # md_inline escapes the document's HTML
     total = answer.timings.get("total")
     st.caption(("抽出型回答" if answer.method == "extractive" else "LLM による回答") + (f"　{total:.2f} 秒" if total else ""))
 

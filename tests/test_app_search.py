@@ -53,7 +53,7 @@ def test_a_question_returns_passages_with_their_sources(indexed):
     assert "2024-04-01" in shown
     # The answer cites [1], and the source shows the sentence it used highlighted.
     # [1] links to its source card, which carries that anchor; the answer says which article speaks.
-    assert "**[\\[1\\]](#src-0-1)**" in shown and "<span id='src-0-1'></span>" in shown
+    assert "<a href='#src-0-1' target='_self'>[1]</a>" in shown and "<span id='src-0-1'></span>" in shown
     assert "<mark>" in shown and "標準的な期間" in shown and "行政手続法第六条" in shown
     with AuditLog(f"sqlite:///{indexed / 'var/audit.sqlite3'}") as log:
         (event,) = log.query(action="question")

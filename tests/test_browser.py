@@ -117,6 +117,18 @@ def test_sign_in_ask_and_draft_in_a_real_browser(app_url, browser):
     _wait(browser, lambda d: any("標準的な期間" in m.text for m in d.find_elements(By.TAG_NAME, "mark")), timeout=60)
     browser.save_screenshot(str(ARTIFACTS / "02-answer.png"))
     assert "[1] 行政手続法" in browser.find_element(By.TAG_NAME, "body").text
+    # The answer says which article speaks, and its [1] jumps to source card [1] of this turn.
+    answer = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stChatMessage']")[-1]
+    assert "行政手続法第六条" in answer.text and "と定めています" in answer.text
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", answer)
+    browser.save_screenshot(str(ARTIFACTS / "02a-answer-text.png"))
+    link = answer.find_element(By.CSS_SELECTOR, "a[href$='#src-1-1']")
+    link.click()
+    card_top = lambda d: d.execute_script(  # noqa: E731
+        "const e = document.getElementById('src-1-1'); return e ? e.getBoundingClientRect().top : null;")
+    _wait(browser, lambda d: card_top(d) is not None and -8 <= card_top(d) < d.execute_script("return window.innerHeight") / 2,
+          timeout=10)  # the card scrolled to the top of the view (give or take a subpixel)
+    assert browser.current_url.endswith("#src-1-1") and len(browser.window_handles) == 1  # same tab
     (ARTIFACTS / "timings.json").write_text(json.dumps(
         {"first_answer_s": round(seconds, 3), "warm_up_answer_s": round(warm, 3)}, indent=1), encoding="utf-8")
 

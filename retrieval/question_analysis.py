@@ -59,6 +59,8 @@ _AGENDA_RE = re.compile(r"(いき|まいり|参り)たい|させていただき�
 # 「次に、防衛費について伺います。」: a topic is announced; the question may follow.
 _TOPIC_RE = re.compile(r"について(は|も)?、?(お?伺い|お尋ね|質問|お聞き)(します|いたします|をします|をいたします|したいと思います)")
 _ANNOUNCE_RE = re.compile(r"について(は|も)?、?(お?伺い|お尋ね|質問|お聞き)")
+# A sentence that only names the subject: 「行政手続法について伺います。」 (no 、: nothing else is asked).
+_TOPIC_ONLY_RE = re.compile(r"^[^、。？?]{1,30}について(?:お?伺い|お尋ね|質問|お聞き)[^、。？?]{0,12}[。？?]?$")
 
 _KNUM = "一二三四五六七八九十"
 _MARKERS: list[tuple[str, re.Pattern[str]]] = [
@@ -332,6 +334,8 @@ def _preface(group: list[_Sent], rest: list[tuple[str, list[_Sent]]]) -> bool:
     """「本日は、〜について質問をいたします。」 or 「デジタル庁の取組について伺います。」 before 「まず、…」
     / 「第一に、…」: the whole speech's theme, which is context for the first point rather than a
     論点 of its own (it only announces what the numbered questions after it ask)."""
+    if rest and len(group) == 1 and not group[0].cue and _TOPIC_ONLY_RE.match(group[0].text.strip()):
+        return True  # 「行政手続法について伺います。申請に対する処分について、…」: the subject, then the question
     if not rest or rest[0][1][0].cue in ("", "また") or group[0].cue:
         return False
     return max(x.ask for x in group) == 1 or all(_ANNOUNCE_RE.search(x.text) for x in group if x.ask == 2)

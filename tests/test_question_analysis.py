@@ -204,3 +204,13 @@ def test_empty_and_plain_text():
     qa = analyze_question("法人税率の引下げの効果は何か。")
     assert qa.kind == "plain" and len(qa.points) == 1 and qa.points[0].label == ""
     assert "法人税率" in qa.points[0].terms
+
+
+def test_a_sentence_that_only_names_the_subject_is_the_theme_of_the_question_after_it():
+    # The 答弁作成 page showed 「行政手続法について伺います。」 as a 論点 of its own.
+    a = analyze_question("行政手続法について伺います。申請に対する処分について、行政庁は標準処理期間を定めるよう"
+                         "努めることとされていますが、その趣旨について政府の見解を伺います。")
+    assert len(a.points) == 1 and a.points[0].theme == "行政手続法について伺います。"
+    assert "標準処理期間" in a.points[0].text
+    # Alone, it is the question.
+    assert len(analyze_question("行政手続法について伺います。").points) == 1

@@ -397,7 +397,7 @@ class Drafter:
         for c, text in zip(chosen, texts):
             src = support[c.index]
             if src.payload.get("doc_type") != "diet_speech":
-                text = ds.as_reported(text)
+                text = ds.as_reported(text, src.payload.get("doc_type"))
             if c.bound:
                 text = ds.period_mark(src.payload.get("date")) + text
             src.highlights.append((c.span.start, c.span.end))

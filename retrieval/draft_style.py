@@ -95,13 +95,15 @@ class DraftStyle:
     plain_end: re.Pattern[str]
     polite_end: re.Pattern[str]
     reported: str
+    reported_law: str
 
-    def as_reported(self, sentence: str) -> str:
+    def as_reported(self, sentence: str, doc_type: str | None = None) -> str:
         """A document's plain-form sentence (である調) in the answer's form: 「…となりつつある。」 ->
-        「…となりつつあると承知しております。」 (a law, white paper or guideline is what the
-        government knows, not what it says itself); other sentences unchanged."""
+        「…となりつつあると承知しております。」 (a white paper or guideline is what the government
+        knows, not what it says itself), a law's 「…なければならない。」 -> 「…なければならないことと
+        されております。」; other sentences unchanged."""
         if self.plain_end.search(sentence) and not self.polite_end.search(sentence):
-            return sentence[:-1] + self.reported
+            return sentence[:-1] + (self.reported_law if doc_type == "law" else self.reported)
         return sentence
 
     # -- spoken -> written ------------------------------------------------------------------------
@@ -217,6 +219,7 @@ def load_draft_style() -> DraftStyle:
         plain_end=re.compile(spec["document_plain_end"]),
         polite_end=re.compile(spec["document_polite_end"]),
         reported=spec["document_reported"],
+        reported_law=spec["document_reported_law"],
     )
 
 

@@ -234,6 +234,8 @@ def test_a_documents_plain_sentence_is_reported_in_the_answers_form():
     assert ds.as_reported(said) == "社会全体でデジタル化が進む中、必要不可欠なものとなりつつあると承知しております。"
     assert ds.as_reported("中間報告として、郵便局におけるマイナンバーカードの普及・活用策が取りまとめられた。").endswith(
         "取りまとめられたと承知しております。")
+    law = "行政庁は、申請者の求めに応じ、当該申請に係る審査の進行状況を示すよう努めなければならない。"
+    assert ds.as_reported(law, "law").endswith("示すよう努めなければならないこととされております。")
     # Already in the answer's form, or not a sentence end of the plain form: unchanged.
     for polite in ("検討してまいります。", "進めてきたところでございます。", "対象となります。", "ございませんでした。"):
         assert ds.as_reported(polite) == polite

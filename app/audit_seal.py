@@ -71,12 +71,21 @@ class AuditSeal:
     def create_key(self) -> None:
         """Create the key file (0600) unless it exists; never overwrite a key."""
         private_dir(self.key_file.parent)
-        try:
-            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+        if self.key_file.exists():
             return
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
+        # Written whole under a private name, then linked into place: a process that opens the
+        # log at the same moment sees no key file or a complete one, never an empty one.
+        tmp = self.key_file.with_name(f".{self.key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):  # another process linked its key first: keep that one
+                os.link(tmp, self.key_file)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def key(self) -> bytes:
         """The key; AuditError when its file is missing or unreadable (nothing is recorded then)."""

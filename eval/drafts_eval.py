@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from eval.beir import BeirQuery, load_beir
-from eval.embed_cache import CachedEmbedder, embedder_key
+from eval.embed_cache import CachedEmbedder, LazyEmbedder, embedder_key
 from eval.report import SCHEMA_VERSION, package_versions, settings_summary
 from eval.retrieval_eval import EVAL_ACCESS, default_work_dir, ensure_index, query_today
 from retrieval.draft_style import DraftStyle, load_draft_style
@@ -151,7 +151,6 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
     stand-in such as ``HashEmbedder`` for tests."""
     from retrieval.draft import Drafter
     from retrieval.style import StyleChecker
-    from retrieval.embedder import embedder_from_settings
     from retrieval.index import open_index
     from retrieval.search import Searcher
     from retrieval.text.sparse import SparseEncoder
@@ -162,16 +161,9 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
     work_dir = default_work_dir(settings)
     sparse = SparseEncoder()
 
-    class _Lazy:  # the model loads only if a text is missing from the cache
-        _inner = None
-
-        def __getattr__(self, name: str) -> Any:
-            if _Lazy._inner is None:
-                _Lazy._inner = embedder_from_settings(settings.embedding)
-            return getattr(_Lazy._inner, name)
 
     if embedder is None:
-        model_key, embedder = embedder_key(settings.embedding), _Lazy()
+        model_key, embedder = embedder_key(settings.embedding), LazyEmbedder(settings.embedding)
     else:
         model_key = f"{type(embedder).__name__}-{embedder.dimension}"
     cached = CachedEmbedder(embedder, work_dir / "embeddings" / model_key / f"{ds.name}.npz")

@@ -123,3 +123,22 @@ class CachedEmbedder:
         os.replace(tmp, self.cache_file)
         self._dirty = 0
         self._last_save = time.monotonic()
+
+
+class LazyEmbedder:
+    """The configured embedder, loaded only when a text is missing from the cache (a re-run
+    whose embeddings are all cached never loads the model)."""
+
+    def __init__(self, embedding_settings: Any) -> None:
+        self._settings = embedding_settings
+        self._inner: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not set yet (copy, pickle): never load the model for these
+            raise AttributeError(name)
+        if self._inner is None:
+            from retrieval.embedder import embedder_from_settings
+
+            self._inner = embedder_from_settings(self._settings)
+        return getattr(self._inner, name)
+

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from eval.beir import BeirQuery, load_beir
-from eval.embed_cache import CachedEmbedder, embedder_key
+from eval.embed_cache import CachedEmbedder, LazyEmbedder, embedder_key
 from eval.metrics import first_relevant_rank
 from eval.retrieval_eval import EVAL_ACCESS, default_work_dir, ensure_index
 from retrieval.past_answers import PastAnswerFinder
@@ -43,7 +43,6 @@ def _record_id(payload: dict[str, Any]) -> str:
 def evaluate_past_answers(dataset_dir: Path, settings: Settings, *, limit: int | None = None, k: int = 5,
                           progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Top-``k`` share and MRR@10 of the finder and of the plain whole-question hybrid search."""
-    from retrieval.embedder import embedder_from_settings
     from retrieval.index import open_index
 
     ds = load_beir(Path(dataset_dir))
@@ -51,15 +50,8 @@ def evaluate_past_answers(dataset_dir: Path, settings: Settings, *, limit: int |
     model_key = embedder_key(settings.embedding)
     sparse = SparseEncoder()
 
-    class _Lazy:  # the model loads only if a text is missing from the cache
-        _inner = None
 
-        def __getattr__(self, name: str) -> Any:
-            if _Lazy._inner is None:
-                _Lazy._inner = embedder_from_settings(settings.embedding)
-            return getattr(_Lazy._inner, name)
-
-    cached = CachedEmbedder(_Lazy(), work_dir / "embeddings" / model_key / f"{ds.name}.npz")
+    cached = CachedEmbedder(LazyEmbedder(settings.embedding), work_dir / "embeddings" / model_key / f"{ds.name}.npz")
     info = ensure_index(ds, settings, cached, sparse, work_dir, model_key)
     index = open_index(IndexSettings(backend="edge", path=info.path), cached.dimension, read_only=True)
     queries: list[BeirQuery] = ds.judged_queries[:limit] if limit else ds.judged_queries

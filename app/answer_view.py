@@ -34,7 +34,7 @@ def print_answer(console: Console, answer: Answer) -> None:
         marks = "".join(f"[{n}]" for n in s.citations)
         line = f"  {escape(s.text)}[cyan]{escape(marks)}[/]"
         if s.flags:
-            line += f" [red]（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）[/]"
+            line += f" [red]（要確認: {escape('、'.join(s.flag_notes(FLAG_LABELS)))}）[/]"
         console.print(line)
     console.print("\n[bold]出典[/]")
     cited = {n for s in answer.sentences for n in s.citations}

@@ -47,9 +47,10 @@ def main(verbose: bool) -> None:
 
 @main.command()
 def setup() -> None:
-    """埋め込みモデルと矛盾チェックの分類器を準備します（初回のみ、オフラインで構築）。"""
+    """埋め込みモデル・裏付け判定モデル・矛盾チェックの分類器を準備します（初回のみ、オフラインで構築）。"""
     from retrieval.llm import chat_model_from_settings
     from retrieval.nli import classifier_from_cache
+    from retrieval.support_model import support_model_from_cache
 
     settings = load_settings()
     _secure_storage(settings)
@@ -64,6 +65,10 @@ def setup() -> None:
         console.print(f"埋め込みモデルの準備ができました（{escape(settings.embedding.model)}、{embedder.dimension}次元、"
                       f"方式 {escape(PATH_LABELS.get(path, path))}: 約 {speed.chunks_per_s:.1f} チャンク/秒、"
                       f"質問 1 件 {speed.query_ms:.0f} ミリ秒）")
+        # The 「裏付けあり」 judge of every answer and draft: trained once into the cache.
+        with console.status("裏付け判定モデルを準備しています（初回のみ数分かかります）…"):
+            support = support_model_from_cache(embedder, settings.embedding.cache_dir)
+        console.print(f"裏付け判定モデルの準備ができました（{support.folder}、しきい値 {support.threshold:.3f}）")
         if chat_model_from_settings(settings.llm) is not None:
             return  # the 矛盾チェック asks the LLM: no classifier needed
         # Trained once into the cache (minutes on first set-up); without it the first draft waits.

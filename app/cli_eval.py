@@ -9,6 +9,7 @@ Example::
     gyosei eval nli --dataset altered --judge rules
     gyosei eval style                   # 公用文チェック: recall, false alarms, hand review, drafts
     gyosei eval drafts --limit 30       # 答弁案 against the real answers (diet_qa, speeches before each question)
+    gyosei eval support --dataset eval/datasets/support/test.jsonl
     gyosei eval compare eval/reports/A.json eval/reports/B.json
 """
 
@@ -218,6 +219,33 @@ def eval_nli(dataset: str, judge: str, held_out: bool, out_dir: Path, no_charts:
         _charts(report, json_path)
 
 
+@eval_group.command("support")
+@click.option("--dataset", "dataset", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="claim・source・label を持つ JSONL（label は supported / unsupported / contradicted）")
+@_OUT_OPTION
+def eval_support(dataset: Path, out_dir: Path) -> None:
+    """裏付け判定の評価: 主張と出典のペアで ROC AUC と、出荷しきい値での「裏付けなし」の適合率・再現率を出します。"""
+    from app.factory import build_embedder, build_support_judge
+    from eval.compare import save_report
+    from eval.support_eval import METRIC_LABELS, evaluate_support, markdown_support
+
+    try:
+        settings = Settings.load()
+        with console.status("判定中…（初回は裏付け判定モデルの学習に数分かかります）"):
+            report = evaluate_support(dataset, build_support_judge(settings, build_embedder(settings)))
+        json_path, md_path = save_report(report, out_dir, markdown_support)
+    except GyoseiError as exc:
+        fail(exc)
+    m, ds = report["metrics"], report["dataset"]
+    table = Table(title=f"裏付け判定の評価: {ds['name']}（{ds['pairs']} 組、しきい値 {report['config']['judge']['threshold']:.3f}）")
+    table.add_column("指標")
+    table.add_column("値", justify="right")
+    for name in report["metric_names"]:
+        table.add_row(METRIC_LABELS[name], f"{m[name]:.3f}")
+    console.print(table)
+    console.print(f"レポート: {json_path}\n          {md_path}", soft_wrap=True)
+
+
 def _is_training_file(dataset: str) -> bool:
     """True when ``dataset`` is one of the files the NLI classifier was trained on (same bytes)."""
     from retrieval.nli import DEFAULT_NLI_DIR
@@ -282,6 +310,7 @@ def _style_drafts(settings: Settings, question: Path, checker) -> tuple[dict[str
     from app.factory import build_embedder, build_index, build_searcher
     from app.question_file import read_question
     from retrieval.draft import Drafter
+    from retrieval.support_judge import SupportJudge
     from retrieval.past_answers import PastAnswerFinder
     from retrieval.types import Access
 
@@ -293,8 +322,10 @@ def _style_drafts(settings: Settings, question: Path, checker) -> tuple[dict[str
             err_console.print("[yellow]注意:[/] 索引が空のため、答弁案の測定を省きました（gyosei ingest data_samples で作成できます）。")
             return {}, text
         searcher = build_searcher(settings, embedder, index)
+        # Template drafts quote their sources: the quote check alone judges them (no model to train).
         drafter = Drafter(PastAnswerFinder(searcher, rrf_k=settings.search.rrf_k), embedder, searcher.sparse, None,
-                          min_relevance=settings.answer.min_relevance, style=None)
+                          min_relevance=settings.answer.min_relevance, style=None,
+                          judge=SupportJudge(embedder, searcher.sparse, None))
         access = Access(clearance=1, groups=["all"])
         with console.status("答弁案を作成しています（自動修正なし・あり）…"):
             before = "\n".join(p.text for p in drafter.draft(text, access).points)

@@ -1,7 +1,9 @@
 """Edits a drafter makes on the 答弁作成 page, applied to a ``Draft`` without Streamlit: keep or
 drop candidate past answers and documents, replace a point's text with the edited one (its [n]
 markers become the sentences' citations again, so exports keep their footnotes), and decide
-which points a redraft may rewrite (never an edited one, unless the drafter asks for that point)."""
+which points a redraft may rewrite (never an edited one, unless the drafter asks for that point).
+Every new or changed sentence is judged again by the support judge against the sources it cites:
+a claim typed in that they do not make is flagged, on the page and in the .docx."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 
 from retrieval.answer_types import AnswerSentence
 from retrieval.draft_types import REVIEW_TEXTS, Draft, PointDraft
+from retrieval.support_judge import SupportJudge
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?((?:\[\d+\])*)")
 _MARK = re.compile(r"\[(\d+)\]")
@@ -36,9 +39,12 @@ def parse_sentences(text: str, known: set[int] | None = None) -> list[AnswerSent
     return out
 
 
-def apply_text(draft: Draft, pd: PointDraft, text: str) -> bool:
-    """Replace ``pd``'s sentences with the edited ``text`` (the point is then ``edited``);
-    False when nothing changed."""
+def apply_text(draft: Draft, pd: PointDraft, text: str, judge: SupportJudge) -> bool:
+    """Replace ``pd``'s sentences with the edited ``text``; False when nothing changed.
+
+    A sentence left as drafted keeps its verdict (a template sentence wraps a quote in fixed
+    phrases); every other cited sentence is judged against the passages it cites. The point
+    is then ``edited``."""
     text = text.strip()
     if text == pd.text.strip():
         return False
@@ -46,7 +52,18 @@ def apply_text(draft: Draft, pd: PointDraft, text: str) -> bool:
     if not text or text in REVIEW_TEXTS:
         pd.sentences, pd.needs_review = [], True
         return True
-    pd.sentences = parse_sentences(text, {s.n for s in draft.sources})
+    before = {(s.text, tuple(s.citations)): s for s in pd.sentences}
+    sentences = []
+    for sentence in parse_sentences(text, {s.n for s in draft.sources}):
+        kept = before.get((sentence.text, tuple(sentence.citations)))
+        if kept is not None and not sentence.flags:
+            sentences.append(kept)
+            continue
+        cited = [src.text for n in sentence.citations if (src := draft.source(n)) is not None]
+        if cited:
+            judge.mark(sentence, cited)
+        sentences.append(sentence)
+    pd.sentences = sentences
     pd.needs_review = False
     return True
 

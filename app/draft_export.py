@@ -91,7 +91,7 @@ def _needs_review(pd: PointDraft) -> bool:
 def _sentence(s: AnswerSentence) -> tuple[str, str, str]:
     """(text, citation marks, review note) of one draft sentence."""
     marks = "".join(f"[{n}]" for n in s.citations)
-    note = f"{REVIEW_MARK[:-1]}：{'、'.join(FLAG_NOTES.get(f, f) for f in s.flags)}】" if s.flags else ""
+    note = f"{REVIEW_MARK[:-1]}：{'、'.join(s.flag_notes(FLAG_NOTES))}】" if s.flags else ""
     return s.text, marks, note
 
 

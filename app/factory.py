@@ -11,7 +11,8 @@ from retrieval.index import open_index
 from retrieval.index.base import Index
 from retrieval.search import Searcher
 from retrieval.settings import Settings
-from retrieval.support import SupportScorer
+from retrieval.support_judge import SupportJudge
+from retrieval.support_model import support_model_from_cache
 from retrieval.text.sparse import SparseEncoder
 
 if TYPE_CHECKING:
@@ -36,10 +37,16 @@ def build_searcher(settings: Settings, embedder: Embedder, index: Index) -> Sear
     return Searcher(index, embedder, SparseEncoder(), rrf_k=settings.search.rrf_k)
 
 
+def build_support_judge(settings: Settings, embedder: Embedder, sparse: SparseEncoder | None = None) -> SupportJudge:
+    """The one support judge of answers, drafts and evaluations (its model trained once into the
+    cache on first use: ``gyosei setup`` does it ahead of time)."""
+    return SupportJudge(embedder, sparse or SparseEncoder(), support_model_from_cache(embedder, settings.embedding.cache_dir))
+
+
 def build_answerer(settings: Settings, embedder: Embedder, index: Index) -> Answerer:
     """The answerer: extractive by default, with the configured LLM when there is one."""
     searcher = build_searcher(settings, embedder, index)
-    scorer = SupportScorer(embedder, searcher.sparse)
+    scorer = build_support_judge(settings, embedder, searcher.sparse)
     llm = expand = None
     chat_model = chat_model_from_settings(settings.llm)
     if chat_model is not None:
@@ -79,6 +86,7 @@ def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Draf
     searcher = build_searcher(settings, embedder, index)
     return Drafter(PastAnswerFinder(searcher, rrf_k=settings.search.rrf_k), embedder, searcher.sparse,
                    build_checker(settings, embedder, searcher.sparse), chat_model_from_settings(settings.llm),
+                   judge=build_support_judge(settings, embedder, searcher.sparse),
                    min_relevance=settings.answer.min_relevance, llm_timeout_s=settings.llm.timeout_s,
                    style=build_style_checker(settings) if settings.style.auto_fix_drafts else None,
                    gate=gate_from_settings(settings.answer))

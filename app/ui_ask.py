@@ -63,7 +63,7 @@ def show_answer(answer: Answer, turn: int) -> None:
     for s in answer.sentences:
         # Our links (target _self: Markdown links open a new tab), never the document's.
         marks = "".join(f"<a href='#{source_anchor(turn, n)}' target='_self'>[{n}]</a>" for n in s.citations)
-        flag = f" ⚠️（要確認: {'、'.join(FLAG_LABELS.get(f, f) for f in s.flags)}）" if s.flags else ""
+        flag = f" ⚠️（要確認: {md_inline('、'.join(s.flag_notes(FLAG_LABELS)))}）" if s.flags else ""
         lines.append(f"{md_inline(s.text)}**{marks}**{flag}")  # document text: never a link, image or HTML
     st.markdown("  \n".join(lines), unsafe_allow_html=True)  # md_inline escapes the document's HTML
     total = answer.timings.get("total")

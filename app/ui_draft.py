@@ -22,7 +22,7 @@ from app.factory import build_style_checker
 from app.question_file import read_question_upload
 from app.safe_text import md_inline
 from app.style_view import findings_panel
-from app.ui_common import current_user, settings_or_stop, shared, show_error, source_card
+from app.ui_common import FLAG_LABELS, current_user, settings_or_stop, shared, show_error, source_card
 from app.ui_startup import partial_index_notice, wait_until_searchable
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_draft_question
@@ -228,10 +228,11 @@ for i, pd in enumerate(draft.points, 1):
         if text_key not in st.session_state:  # the first text; fixes and edits then live in the state
             st.session_state[text_key] = state["initial"][i - 1]
         edited = st.text_area(title, height=220, key=text_key, label_visibility="collapsed")
-        apply_text(draft, pd, edited)
+        apply_text(draft, pd, edited, shared(settings).drafter().judge)
         flagged = [s for s in pd.sentences if s.flags]
         if pd.needs_review or flagged:
-            st.warning("【要確認】出典のない文、または裏付けの弱い文があります。")
+            st.warning("\n".join(["【要確認】出典のない文、または裏付けの弱い文があります。"]
+                                 + [f"- 「{md_inline(s.text)}」: {md_inline('、'.join(s.flag_notes(FLAG_LABELS)))}" for s in flagged]))
         if not pd.needs_review:
             with st.expander("公用文チェック", expanded=True):
                 findings_panel(style_checker, text_key, edited)

@@ -5,9 +5,10 @@ The index is the one retrieval evaluation builds and caches (:func:`eval.retriev
 opened read-only afterwards); the Answerer comes from the caller (the CLI passes
 ``app.factory.build_answerer``), so what is measured is exactly what users get. Metrics:
 
-* groundedness: share of answer sentences backed by a passage they cite: support >=
-  ``SUPPORT_THRESHOLD`` (or, with an LLM judge, "entailment") and no contradiction with that passage
-  (the rule checker, :class:`retrieval.verify.ContradictionChecker`);
+* groundedness: share of answer sentences backed by a passage they cite: the product's support
+  judge (:class:`retrieval.support_judge.SupportJudge`, at its shipped threshold; or, with an LLM
+  judge, "entailment") says supported and no contradiction with that passage (the rule checker,
+  :class:`retrieval.verify.ContradictionChecker`);
 * citation precision: share of (sentence, cited passage) pairs where the passage backs the sentence;
 * citation recall: share of answered queries whose gold document is among the cited sources
   (document level: payload ``record_id``, else ``doc_id``, as in retrieval evaluation);
@@ -41,7 +42,6 @@ from retrieval.errors import GyoseiError, LLMError
 from retrieval.index.base import Index
 from retrieval.nli import NLIJudge
 from retrieval.settings import IndexSettings, Settings
-from retrieval.support import SUPPORT_THRESHOLD
 from retrieval.text.sparse import SparseEncoder
 from retrieval.verify import ContradictionChecker
 
@@ -80,11 +80,12 @@ class _PairJudge:
         conflicts = self.checker.check(sentences, [source]) if self.checker is not None else []
         out = []
         for sentence in sentences:
-            support = self.scorer.score(sentence, source.text)
+            backed = self.scorer.judge(sentence, source.text)
             mine = [c for c in conflicts if c.claim == sentence]
-            verdict: dict[str, Any] = {"n": source.n, "doc": _doc_of(source), "support": support,
+            verdict: dict[str, Any] = {"n": source.n, "doc": _doc_of(source), "support": backed.probability,
+                                       "support_label": backed.label, "note": backed.note,
                                        "conflicts": [{"kind": c.kind, "reason": c.reason, "evidence": c.evidence} for c in mine]}
-            supported = support >= SUPPORT_THRESHOLD
+            supported = backed.supported
             if self.llm_judge is not None:
                 try:
                     label, prob = self.llm_judge.judge(source.text, sentence)
@@ -242,7 +243,7 @@ def evaluate_answers(
         index.close()
         partial.close(remove=finished)
     config = {
-        "limit": limit, "queries": "first judged queries in queries.jsonl order", "support_threshold": SUPPORT_THRESHOLD,
+        "limit": limit, "queries": "first judged queries in queries.jsonl order", "support_threshold": answerer.scorer.threshold,
         "judge": judge_name, "checker": "ContradictionChecker(rules)" if use_checker else None,
         "method": sorted({r["method"] for r in rows}), "embedder": {"class": type(embedder).__name__, "key": model_key},
         "access": {"clearance": EVAL_ACCESS.clearance, "groups": EVAL_ACCESS.groups}, "settings": settings_summary(settings),

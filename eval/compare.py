@@ -1,4 +1,4 @@
-"""Read, write and compare evaluation reports of every kind (retrieval, answers, nli).
+"""Read, write and compare evaluation reports of every kind (retrieval, answers, nli, support).
 
 A comparison lines up the same metric of the same system in two reports of the same kind and
 the same dataset, and gives B - A. Reports of different kinds or datasets are refused (the
@@ -24,12 +24,14 @@ from retrieval.errors import GyoseiError
 __all__ = ["KINDS", "CompareError", "DeltaRow", "Comparison", "load_report", "save_report", "compare_reports",
            "flat_metrics", "lower_is_better"]
 
-KINDS = ("retrieval", "answers", "nli", "style", "drafts")
-KIND_LABELS = {"retrieval": "検索評価", "answers": "回答評価", "nli": "NLI 評価", "style": "公用文チェック評価", "drafts": "答弁案評価"}
+KINDS = ("retrieval", "answers", "nli", "style", "drafts", "support")
+KIND_LABELS = {"retrieval": "検索評価", "answers": "回答評価", "nli": "NLI 評価", "style": "公用文チェック評価", "drafts": "答弁案評価",
+               "support": "裏付け判定の評価"}
 # Metrics where a smaller number is the better one (deltas are coloured the other way round).
 _LOWER_IS_BETTER = ("refusal_rate", "latency_p50_s", "latency_p95_s", "false_alarms_per_1000",
                     "false_alarms_per_1000_without_length", "draft_before_per_1000", "draft_after_per_1000",
-                    "spoken_per_1000", "checker_spoken_per_1000", "needs_review_share")
+                    "spoken_per_1000", "checker_spoken_per_1000", "needs_review_share",
+                    "unsupported_marked_supported", "supported_flagged", "brier")
 
 
 class CompareError(GyoseiError):
@@ -101,7 +103,8 @@ def save_report(report: dict[str, Any], out_dir: Path, markdown: Callable[[dict[
 def flat_metrics(report: dict[str, Any]) -> dict[tuple[str, str], float]:
     """(system, metric) -> value for any kind of report, in display order.
 
-    retrieval: every system x metric; answers: system ``回答``; style: system ``公用文チェック``; nli: system ``判定`` with
+    retrieval: every system x metric; answers: system ``回答``; style: system ``公用文チェック``;
+    support: system ``判定`` with its metrics and per-kind accuracy; nli: system ``判定`` with
     accuracy, macro F1, per-label F1, the contradiction-vs-not P/R/F1 and per-kind accuracy."""
     kind, m = report["kind"], report["metrics"]
     out: dict[tuple[str, str], float] = {}
@@ -110,11 +113,13 @@ def flat_metrics(report: dict[str, Any]) -> dict[tuple[str, str], float]:
             for name in report.get("metric_names", list(m[system])):
                 if name in m.get(system, {}):
                     out[(system, name)] = float(m[system][name])
-    elif kind in ("answers", "style"):
-        system = "回答" if kind == "answers" else "公用文チェック"
+    elif kind in ("answers", "style", "support"):
+        system = {"answers": "回答", "style": "公用文チェック", "support": "判定"}[kind]
         for name in report.get("metric_names", list(m)):
             if isinstance(m.get(name), (int, float)):
                 out[(system, name)] = float(m[name])
+        for name, v in (m.get("by_kind") or {}).items() if kind == "support" else ():
+            out[(system, f"accuracy:{name}")] = float(v)
     else:
         out[("判定", "accuracy")] = float(m["accuracy"])
         out[("判定", "macro_f1")] = float(m["macro_f1"])

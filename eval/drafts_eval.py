@@ -150,6 +150,7 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
     draft from: the first meetings of the corpus); ``embedder``: None for the configured model (loaded only for texts the cache lacks), or a
     stand-in such as ``HashEmbedder`` for tests."""
     from retrieval.draft import Drafter
+    from retrieval.support_judge import SupportJudge
     from retrieval.style import StyleChecker
     from retrieval.index import open_index
     from retrieval.search import Searcher
@@ -183,8 +184,9 @@ def evaluate_drafts(dataset_dir: Path, settings: Any, *, limit: int | None = DEF
     try:
         searcher = Searcher(index, cached, sparse, rrf_k=settings.search.rrf_k)
         finder = BeforeDate(PastAnswerFinder(searcher, speech_types=None))  # the corpus: answers stored as records
+        # Template drafts quote their sources: the quote check alone judges them (no model to train).
         drafter = Drafter(finder, cached, sparse, None, min_relevance=settings.answer.min_relevance,  # type: ignore[arg-type]
-                          style=style, draft_style=rules)
+                          style=style, draft_style=rules, judge=SupportJudge(cached, sparse, None))  # type: ignore[arg-type]
         for n, query in enumerate(queries, start=1):
             row = _score_one(query, ds.relevant[query.query_id], corpus, finder, drafter, cached, rules)
             for system in ("draft", "baseline"):

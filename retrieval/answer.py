@@ -8,7 +8,7 @@
    validated (falls back to the extractive answer on any LLM failure, with a warning); otherwise
    extractive: picked sentences, each followed by its [n].
 
->>> answerer = Answerer(searcher, embedder, SupportScorer(embedder, sparse), AnswerSettings())
+>>> answerer = Answerer(searcher, embedder, SupportJudge(embedder, sparse, model), AnswerSettings())
 >>> result = answerer.answer("行政手続法の目的は何か", Access(clearance=1, groups=["all"]))
 >>> print(result.text)  # doctest: +SKIP
 """
@@ -28,7 +28,8 @@ from retrieval.relevance import RelevanceGate, judged_text
 from retrieval.extractive import SentencePicker, Span, contiguous, with_qualifiers
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings
-from retrieval.support import SupportScorer, cosine
+from retrieval.support import cosine
+from retrieval.support_judge import SupportJudge
 from retrieval.types import Access, Filters, Hit, SearchMode
 
 
@@ -45,7 +46,7 @@ class Answerer:
         self,
         searcher: Searcher,
         embedder: Embedder,
-        scorer: SupportScorer,
+        scorer: SupportJudge,
         settings: AnswerSettings | None = None,
         llm: GeneratesAnswers | None = None,
         expand: Callable[[str], list[str]] | None = None,
@@ -128,11 +129,12 @@ class Answerer:
             n = number[i]
             by_number[n].highlights.extend((span.start, span.end) for span in spans)
             quote = "".join(span.text for span in spans)
-            support = self.scorer.score(quote, relevant[i][0].text)
             payload = relevant[i][0].payload
             text = attribute(quote, payload, passages[i], spans[0].start, previous=previous)
             previous = (str(payload.get("doc_id")), provision_of(payload, passages[i], spans[0].start))
-            sentences.append(AnswerSentence(text=text, citations=[n], support=support, quote=quote))
+            sentence = AnswerSentence(text=text, citations=[n], quote=quote)
+            self.scorer.mark(sentence, [relevant[i][0].text])  # the quote is judged: supported, probability 1
+            sentences.append(sentence)
         if not sentences:  # relevant passages without one answer-like sentence: cite the best passage
             return Answer(question, [], sources, "none", refused=True)
         return Answer(question, sentences, sources, "extractive")

@@ -3,10 +3,10 @@
 The model gets the numbered passages as delimited data (``prompts/answer.yaml``) and must end
 every sentence with ``[n]``. Nothing it writes is trusted: ``validate_citations`` removes markers
 that point to passages it was not given, and flags sentences that are uncited or that their cited
-passages do not support (``SupportScorer``). Failures (timeout, provider error, empty output)
+passages do not support (``SupportJudge``, which names what is not backed). Failures (timeout, provider error, empty output)
 raise ``LLMError``; the caller falls back to the extractive answer.
 
->>> answerer = LLMAnswerer(chat_model, SupportScorer(embedder, SparseEncoder()), timeout_s=60)
+>>> answerer = LLMAnswerer(chat_model, SupportJudge(embedder, SparseEncoder(), model), timeout_s=60)
 >>> answer = answerer.answer("行政手続法の目的は？", sources, on_delta=print)  # doctest: +SKIP
 """
 
@@ -23,14 +23,14 @@ from prompts import load_prompt
 from retrieval.answer_types import (
     FLAG_INVALID_CITATION,
     FLAG_UNCITED,
-    FLAG_UNSUPPORTED,
     Answer,
     AnswerSentence,
     Source,
 )
 from retrieval.errors import LLMError
 from retrieval.llm import llm_error
-from retrieval.support import SUPPORT_THRESHOLD, SupportScorer, split_sentences
+from retrieval.support import split_sentences
+from retrieval.support_judge import SupportJudge
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -64,12 +64,13 @@ def parse_markers(body: str) -> list[int]:
     return numbers
 
 
-def validate_citations(text: str, sources: list[Source], scorer: SupportScorer) -> list[AnswerSentence]:
+def validate_citations(text: str, sources: list[Source], scorer: SupportJudge) -> list[AnswerSentence]:
     """Split generated text into sentences and check each one's ``[n]`` markers against ``sources``.
 
     A marker naming a number not among ``sources`` is removed (FLAG_INVALID_CITATION); a sentence
-    with no marker at all is FLAG_UNCITED; a cited sentence whose cited passages score below
-    SUPPORT_THRESHOLD is FLAG_UNSUPPORTED. ``support`` is set on every sentence (0.0 when uncited).
+    with no marker at all is FLAG_UNCITED; a cited sentence the support judge finds not backed by
+    its cited passages is FLAG_UNSUPPORTED, with the judge's note naming what is missing.
+    ``support`` is set on every sentence (the judge's probability; 0.0 when uncited).
     """
     by_number = {s.n: s for s in sources}
     text = _MARKERS_AFTER_END.sub(lambda m: re.sub(r"\s+", "", m.group(2)) + m.group(1), text)
@@ -103,9 +104,7 @@ def validate_citations(text: str, sources: list[Source], scorer: SupportScorer) 
         sentences.append(AnswerSentence(text=body, citations=cited, flags=flags))
     for sentence in sentences:
         if sentence.citations:
-            sentence.support = scorer.score(sentence.text, [by_number[n].text for n in sentence.citations])
-            if sentence.support < SUPPORT_THRESHOLD:
-                sentence.flags.append(FLAG_UNSUPPORTED)
+            scorer.mark(sentence, [by_number[n].text for n in sentence.citations])
         else:
             sentence.support = 0.0
     return sentences
@@ -124,7 +123,7 @@ def _has_content(text: str) -> bool:
 class LLMAnswerer:
     """Writes an answer with a chat model from numbered sources, streams it, validates its citations."""
 
-    def __init__(self, chat_model: BaseChatModel, scorer: SupportScorer, *, timeout_s: float) -> None:
+    def __init__(self, chat_model: BaseChatModel, scorer: SupportJudge, *, timeout_s: float) -> None:
         self.chat_model = chat_model
         self.scorer = scorer
         self.timeout_s = timeout_s

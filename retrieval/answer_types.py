@@ -52,16 +52,28 @@ class AnswerSentence:
 
     text: str
     citations: list[int] = field(default_factory=list)
-    support: float = 0.0
+    support: float = 0.0  # the support judge's calibrated probability that its sources back it
     flags: list[str] = field(default_factory=list)
     # The source's own words inside ``text``, verbatim, when the sentence quotes its source (an
     # extractive answer: 「行政手続法第五条第一項は、「<quote>」と定めています。」); "" otherwise.
     quote: str = ""
+    note: str = ""  # what its sources do not back, in Japanese (「『AIで検出』は出典にありません」)
 
     @property
     def grounded(self) -> bool:
         """Shown as backed by its sources only when cited, valid and supported."""
         return bool(self.citations) and not self.flags
+
+    def flag_notes(self, labels: dict[str, str]) -> list[str]:
+        """The flags as the user reads them: ``labels`` per flag, the judge's note (and its
+        probability) in place of the generic label of an unsupported sentence."""
+        out = []
+        for flag in self.flags:
+            if flag == FLAG_UNSUPPORTED and self.note:
+                out.append(f"{self.note}（裏付けの確からしさ {self.support:.2f}）")
+            else:
+                out.append(labels.get(flag, flag))
+        return out
 
 
 @dataclass

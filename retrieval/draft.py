@@ -22,7 +22,7 @@
 Sources are numbered once for the whole draft, in the order the draft first cites them.
 :meth:`Drafter.redraft` rewrites chosen points only, from their candidates as they are now.
 
->>> drafter = Drafter(finder, embedder, SparseEncoder(), checker)
+>>> drafter = Drafter(finder, embedder, SparseEncoder(), checker, judge=SupportJudge(embedder, sparse, model))
 >>> draft = drafter.draft(question_text, Access(clearance=1, groups=["all"]))  # doctest: +SKIP
 >>> print(draft.points[0].text)  # doctest: +SKIP
 """
@@ -46,7 +46,7 @@ from retrieval.past_answers import PastAnswerFinder
 from retrieval.relevance import RelevanceGate, judged_text
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.question_analysis import GENERIC_TERMS, Point, analyze_question
-from retrieval.support import SupportScorer
+from retrieval.support_judge import SupportJudge
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
@@ -240,13 +240,14 @@ class Drafter:
 
     ``min_relevance``: the point-passage cosine a passage needs to support a draft (the answer's
     calibrated gate); ``past_answers``/``documents``: candidates per point; ``max_sentences``:
-    sentences per point's draft; ``llm``: a LangChain chat model (None: templates only);
+    sentences per point's draft; ``llm``: a LangChain chat model (None: templates only); ``judge``:
+    the support judge that marks every sentence (the 答弁作成 page marks edited ones with it too);
     ``style``: the 公用文チェック whose certain fixes template drafts get (None: no fixes);
     ``draft_style``: the written-style rules (None: ``prompts/draft_style.yaml``).
     """
 
     def __init__(self, finder: PastAnswerFinder, embedder: Embedder, sparse: SparseEncoder,
-                 checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *,
+                 checker: ContradictionChecker | None, llm: BaseChatModel | None = None, *, judge: SupportJudge,
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None,
                  style: StyleChecker | None = None, gate: RelevanceGate | None = None,
@@ -266,7 +267,7 @@ class Drafter:
         self.templates = templates
         self.style = style
         self.draft_style = draft_style
-        self.scorer = SupportScorer(embedder, sparse)
+        self.judge = judge  # the support judge: every sentence's 「裏付けあり」 and its note
         # Extra candidates, within a wider margin of the best: sentences are then chosen by role
         # (現状 -> 取組 -> 今後) and period-bound ones left out where another serves.
         self.picker = SentencePicker(embedder, sparse.terms, max_sentences=max_sentences + 5, max_embedded=10,
@@ -401,7 +402,8 @@ class Drafter:
             if c.bound:
                 text = ds.period_mark(src.payload.get("date")) + text
             src.highlights.append((c.span.start, c.span.end))
-            sentence = AnswerSentence(text=text, citations=[src.n], support=self.scorer.score(c.span.text, src.text))
+            # The source's own sentence is what is judged (the written-style rewrite around it is ours).
+            sentence = AnswerSentence(text=text, citations=[src.n], support=self.judge.score(c.span.text, src.text))
             origins[id(sentence)] = (normalize(c.span.text), src.chunk_id)
             out.append(sentence)
         return out
@@ -414,7 +416,7 @@ class Drafter:
             question=point.text, topic=topic or "点",
             passages=[{"n": s.n, "label": s.label, "text": s.text} for s in support])
         text = generate(self.llm, messages, self.llm_timeout_s, endpoint=endpoint_of(self.llm))
-        sentences = validate_citations(text, support, self.scorer)
+        sentences = validate_citations(text, support, self.judge)
         if not any(s.citations for s in sentences):
             raise LLMError("LLM の答弁案に出典番号付きの文がありませんでした。")
         return sentences

@@ -38,7 +38,7 @@ from retrieval.index import open_index
 from retrieval.langchain_retriever import GyoseiRetriever
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings, ChunkSettings, IndexSettings, SecuritySettings
-from retrieval.support import SupportScorer
+from tests.support_helpers import offline_judge
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access, Filters, Query, SearchMode
 from retrieval.verify import ContradictionChecker
@@ -249,7 +249,7 @@ def test_answerer_extractive(built, index, user, refuse):
     """Answers, citations and (when refused) the closest sources listed for the user."""
     embedder, sparse = HashEmbedder(DIM), SparseEncoder()
     settings = AnswerSettings(min_relevance=0.999 if refuse else -1.0, passages=10)
-    answerer = Answerer(searcher_for(index), embedder, SupportScorer(None, sparse), settings)
+    answerer = Answerer(searcher_for(index), embedder, offline_judge(sparse), settings)
     guard = Guard(built, USERS[user])
     for question in ALL_QUESTIONS:
         result = answerer.answer(question, USERS[user])
@@ -275,8 +275,8 @@ def test_answerer_llm_path_prompts_and_sources(built, index, user):
     """With an LLM, the prompt (what leaves the machine) holds only readable passages."""
     embedder, sparse = HashEmbedder(DIM), SparseEncoder()
     chat = RecordingChat(responses=["資料によれば、行政手続法は公正の確保と透明性の向上を目的とします[1]。"] * 20, prompts=[])
-    llm = LLMAnswerer(chat, SupportScorer(None, sparse), timeout_s=30)
-    answerer = Answerer(searcher_for(index), embedder, SupportScorer(None, sparse),
+    llm = LLMAnswerer(chat, offline_judge(sparse), timeout_s=30)
+    answerer = Answerer(searcher_for(index), embedder, offline_judge(sparse),
                         AnswerSettings(min_relevance=-1.0, passages=8), llm=llm)
     guard = Guard(built, USERS[user])
     for question in ALL_QUESTIONS:
@@ -317,7 +317,7 @@ def test_contradiction_checker_sees_only_the_sources_it_is_given(built, index, u
     """The checker never searches: given a user's sources, its evidence comes only from them."""
     access = ADMIN if user == "admin" else USERS[user]
     sparse = SparseEncoder()
-    answerer = Answerer(searcher_for(index), HashEmbedder(DIM), SupportScorer(None, sparse),
+    answerer = Answerer(searcher_for(index), HashEmbedder(DIM), offline_judge(sparse),
                         AnswerSettings(min_relevance=-1.0, passages=10))
     guard = Guard(built, access)
     warned = set()
@@ -387,7 +387,7 @@ def test_drafter(built, index, user, with_llm):
     embedder, sparse = HashEmbedder(DIM), SparseEncoder()
     chat = RecordingChat(responses=["お尋ねの件については、資料のとおりと考えております[1]。"] * 50, prompts=[]) if with_llm else None
     drafter = Drafter(PastAnswerFinder(searcher_for(index)), embedder, sparse, ContradictionChecker(None, sparse),
-                      chat, min_relevance=-1.0, documents=5)
+                      chat, min_relevance=-1.0, documents=5, judge=offline_judge(sparse))
     found = set()
     for question in ["在沖縄米軍事件の通報事案について政府の対応を伺う。また、防衛省・自衛隊の不適切事案の再発防止策はどうか。",
                      "API導入とデータ品質管理について、政府の取組を伺う。"]:

@@ -18,7 +18,7 @@ from retrieval.extractive import candidate_sentences, sentence_spans
 from retrieval.index import open_index
 from retrieval.search import Searcher, collapse_overlaps
 from retrieval.settings import AnswerSettings, ChunkSettings, IndexSettings, SecuritySettings
-from retrieval.support import SupportScorer
+from tests.support_helpers import offline_judge
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access, Hit
 
@@ -95,7 +95,7 @@ def law_index(tmp_path_factory):
 def make_answerer(index, embedder=None, llm=None, **settings) -> Answerer:
     embedder = embedder or HashEmbedder(64)
     sparse = SparseEncoder()
-    return Answerer(Searcher(index, embedder, sparse), embedder, SupportScorer(None, sparse),
+    return Answerer(Searcher(index, embedder, sparse), embedder, offline_judge(sparse),
                     AnswerSettings(**settings), llm=llm)
 
 

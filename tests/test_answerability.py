@@ -11,9 +11,10 @@ import pytest
 from retrieval.answer import Answerer
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings
-from retrieval.support import SupportScorer
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
+
+from .support_helpers import offline_judge
 
 SET = Path(__file__).resolve().parents[1] / "eval" / "datasets" / "answerability" / "questions.jsonl"
 PUBLIC = Access(clearance=3, groups=["all"])
@@ -22,7 +23,7 @@ PUBLIC = Access(clearance=3, groups=["all"])
 @pytest.mark.slow
 def test_answerable_questions_are_answered_from_their_file_and_the_rest_refused(samples_index, real_embedder):
     sparse = SparseEncoder()
-    answerer = Answerer(Searcher(samples_index, real_embedder, sparse), real_embedder, SupportScorer(real_embedder, sparse),
+    answerer = Answerer(Searcher(samples_index, real_embedder, sparse), real_embedder, offline_judge(sparse),
                         AnswerSettings())
     questions = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line.strip()]
     answered, right_file, refused, wrong = 0, 0, 0, []

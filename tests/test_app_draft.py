@@ -256,3 +256,27 @@ def test_redrafting_an_edited_point_asks_first(draft_page):
     assert not at.exception, at.exception
     drafts = [t for t in at.text_area if t.key and t.key.startswith("text_")]
     assert drafts[0].value == original
+
+
+def test_a_claim_typed_into_the_draft_that_its_sources_do_not_make_is_flagged_on_the_page(draft_page):
+    """The 熱中症 / AI fake, cited to a committee answer that never mentions AI: the page names it,
+    and the .docx served from the same draft carries the same mark."""
+    import docx
+
+    at = draft_page
+    at.text_area[0].input(QUESTION)
+    at.button(key="FormSubmitter:draft_input-論点を分析して答弁案を作成").click().run()
+    drafts = [t for t in at.text_area if t.key and t.key.startswith("text_")]
+    draft = at.session_state["draft_current"]["draft"]
+    assert "AI" not in draft.source(1).text
+    drafts[0].input("熱中症になりそうな人をAIで検出し、事前に通知を送る[1]。").run()
+    assert not at.exception, at.exception
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "【要確認】" in warnings and "『AIで検出』は出典にありません" in warnings
+    draft = at.session_state["draft_current"]["draft"]
+    (fake,) = draft.points[0].sentences
+    assert not fake.grounded and fake.support < 0.5
+    buf = io.BytesIO()
+    draft_to_docx(draft, buf)
+    body = "\n".join(p.text for p in docx.Document(io.BytesIO(buf.getvalue())).paragraphs)
+    assert "『AIで検出』は出典にありません" in body

@@ -85,6 +85,9 @@ def test_setup_prepares_the_model_and_the_nli_classifier(env, model_cache_dir, m
     assert ready, result.output
     folder = Path(ready.group(1))
     assert folder.parent == model_cache_dir / "nli" and (folder / "weights.npz").is_file()
+    support = re.search(r"裏付け判定モデルの準備ができました（(.+?)、しきい値", flat)
+    assert support and Path(support.group(1)).parent.parent == model_cache_dir / "support"
+    assert (Path(support.group(1)) / "weights.npz").is_file()
     # With an LLM configured the 矛盾チェック asks it: nothing to train.
     monkeypatch.setenv("GYOSEI_LLM__PROVIDER", "openai_compatible")
     monkeypatch.setenv("GYOSEI_LLM__BASE_URL", "http://127.0.0.1:9/v1")
@@ -92,6 +95,7 @@ def test_setup_prepares_the_model_and_the_nli_classifier(env, model_cache_dir, m
     with_llm = CliRunner().invoke(main, ["setup"])
     assert with_llm.exit_code == 0, with_llm.output
     assert "埋め込みモデルの準備ができました" in with_llm.output and "NLI" not in with_llm.output
+    assert "裏付け判定モデルの準備ができました" in "".join(with_llm.output.split())  # answers are judged offline either way
 
 
 def test_setup_prints_the_cpu_the_chosen_path_and_a_measured_speed(env):

@@ -24,6 +24,7 @@ from retrieval.types import Access
 from retrieval.verify import ContradictionChecker
 
 from .conftest import SAMPLES
+from .support_helpers import offline_judge
 from .test_past_answers import index_minutes_and_law
 
 PUBLIC = Access(clearance=1, groups=["all"])
@@ -106,7 +107,8 @@ def fake_drafter(llm=None, checker=None, style=None, speech: str | None = None) 
         {"為替介入": [source(0, "law", "外国為替及び外国貿易法に基づき、財務大臣は為替の安定に努めるものとする。", 0.88, doc_type="law")]},
     )
     sparse = SparseEncoder()
-    return Drafter(finder, HashEmbedder(64), sparse, checker, llm=llm, min_relevance=0.86, style=style)
+    return Drafter(finder, HashEmbedder(64), sparse, checker, llm=llm, min_relevance=0.86, style=style,
+                   judge=offline_judge(sparse))
 
 
 QUESTION = "一 為替介入の目的と効果について政府の見解を示されたい。\n二 富士山の登山道の整備の現状を示されたい。"
@@ -197,11 +199,15 @@ def test_checker_sees_the_draft_but_not_its_own_copy_as_a_conflict():
 
 
 @pytest.fixture(scope="module")
-def drafter(tmp_path_factory, real_embedder):
+def drafter(tmp_path_factory, real_embedder, model_cache_dir):
+    from retrieval.support_judge import SupportJudge
+    from retrieval.support_model import support_model_from_cache
+
     index = index_minutes_and_law(tmp_path_factory.mktemp("draft"), real_embedder)
     sparse = SparseEncoder()
     finder = PastAnswerFinder(Searcher(index, real_embedder, sparse))
-    yield Drafter(finder, real_embedder, sparse, ContradictionChecker(real_embedder, sparse))
+    judge = SupportJudge(real_embedder, sparse, support_model_from_cache(real_embedder, model_cache_dir))
+    yield Drafter(finder, real_embedder, sparse, ContradictionChecker(real_embedder, sparse), judge=judge)
     index.close()
 
 

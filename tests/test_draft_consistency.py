@@ -25,6 +25,7 @@ from retrieval.embedder import HashEmbedder
 from retrieval.text.sparse import SparseEncoder
 from retrieval.verify import Conflict
 
+from .support_helpers import offline_judge
 from .test_draft import PUBLIC, FakeFinder, source
 
 FX_TEXT = "政府は為替相場の安定を図るため為替介入を実施している。介入の総額は五兆円である。"
@@ -52,7 +53,7 @@ def drafter(checker=None) -> Drafter:
         {"為替介入": [source(0, "law", LAW_TEXT, 0.90, doc_type="law"), source(0, "weakdoc", "関税定率法の一部。", 0.50)],
          "富士山": [source(0, "weakdoc2", "国立公園の指定について。", 0.40)]},
     )
-    return Drafter(finder, HashEmbedder(64), SparseEncoder(), checker, min_relevance=0.86)
+    return Drafter(finder, HashEmbedder(64), SparseEncoder(), checker, min_relevance=0.86, judge=offline_judge())
 
 
 def docx_text(draft) -> str:
@@ -247,7 +248,7 @@ def test_the_same_passage_found_for_two_points_is_gated_per_point():
         def find_documents(self, point, access, k=3, filters=None):
             return []
 
-    d = Drafter(TwoSearches({}, {}), HashEmbedder(64), SparseEncoder(), None, min_relevance=0.86)
+    d = Drafter(TwoSearches({}, {}), HashEmbedder(64), SparseEncoder(), None, min_relevance=0.86, judge=offline_judge())
     draft = d.draft("一 為替介入の実施状況を示されたい。\n二 為替相場の見通しを示されたい。", PUBLIC)
     (first,), (second,) = (pd.past_answers for pd in draft.points)
     assert first.answer is second.answer and first.answer.n == 1  # one source for the draft

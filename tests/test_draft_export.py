@@ -252,3 +252,42 @@ def test_style_findings_become_word_comments_on_exactly_their_spans():
     plain = io.BytesIO()
     draft_to_docx(draft, plain)
     assert len(docx.Document(io.BytesIO(plain.getvalue())).comments) == 0
+FAKE = "熱中症になりそうな人をAIで検出し、事前に通知を送る。"
+
+
+def test_a_claim_typed_into_the_draft_that_its_source_does_not_make_is_flagged_in_docx_and_markdown():
+    """Edited text is judged again: the invented AI claim, cited to a speech about 給付金 and
+    never mentioning AI, is named in the .docx and the Markdown; the untouched sentence keeps its verdict."""
+    import docx
+
+    from app.draft_edit import apply_text
+
+    from .support_helpers import offline_judge
+
+    draft = make_draft()
+    p2 = draft.points[1]
+    kept = p2.sentences[0]
+    assert "AI" not in draft.source(2).text
+    assert apply_text(draft, p2, f"{kept.text}[2]{FAKE}[2]", offline_judge())
+    same, fake = p2.sentences
+    assert same is kept and not same.flags  # left as drafted: not judged again
+    assert fake.citations == [2] and fake.flags == [FLAG_UNSUPPORTED] and not fake.grounded
+    assert "『AIで検出』は出典にありません" in fake.note and fake.support < offline_judge().threshold
+    buf = io.BytesIO()
+    draft_to_docx(draft, buf)
+    body = "\n".join(p.text for p in docx.Document(io.BytesIO(buf.getvalue())).paragraphs)
+    assert "『AIで検出』は出典にありません" in body and f"裏付けの確からしさ {fake.support:.2f}" in body
+    assert "『AIで検出』は出典にありません" in draft_to_markdown(draft)
+
+
+def test_an_edited_sentence_quoting_its_source_stays_supported():
+    from app.draft_edit import apply_text
+
+    from .support_helpers import offline_judge
+
+    draft = make_draft()
+    p2 = draft.points[1]
+    quote = next(s for s in draft.source(2).text.split("。") if len(s) > 20) + "。"
+    assert apply_text(draft, p2, f"{quote}[2]", offline_judge())
+    (only,) = p2.sentences
+    assert only.grounded and only.support == 1.0 and only.note == ""

@@ -21,6 +21,7 @@ from retrieval.question_analysis import analyze_question
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder, morphemes
 
+from .support_helpers import offline_judge
 from .test_draft import PUBLIC, FakeFinder, real_speech, source
 
 DS = load_draft_style()
@@ -132,7 +133,7 @@ def test_period_bound_sentences_are_recognised():
 def _drafter(speech: str, date: str = "2024-08-23") -> Drafter:
     finder = FakeFinder({"中小企業": [source(0, "a", speech, 0.92, doc_type="diet_speech", date=date,
                                               speaker_position="財務大臣")]}, {})
-    return Drafter(finder, HashEmbedder(64), SparseEncoder(), None, min_relevance=0.86)
+    return Drafter(finder, HashEmbedder(64), SparseEncoder(), None, min_relevance=0.86, judge=offline_judge())
 
 
 def test_a_period_bound_sentence_is_used_only_with_its_date_and_the_mark():

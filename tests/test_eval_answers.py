@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.factory import build_answerer
+from retrieval.support_judge import SupportVerdict
 from eval.answers_eval import ANSWERS_SCHEMA_PATH, _PairJudge, answer_row, evaluate_answers, markdown_answers, summarize
 from eval.beir import BeirQuery
 from retrieval.answer_types import Answer, AnswerSentence, Source
@@ -104,7 +105,7 @@ def test_answer_row_judges_each_citation_and_maps_documents_by_record_id():
 
 
 def test_pair_judge_flags_a_changed_figure_even_when_the_support_score_is_high():
-    scorer = SimpleNamespace(score=lambda sentence, passage: 0.9)  # a support score fooled by word overlap
+    scorer = SimpleNamespace(judge=lambda sentence, passage: SupportVerdict("supported", 0.9))  # fooled by word overlap
     judge = _PairJudge(SimpleNamespace(scorer=scorer), ContradictionChecker(HashEmbedder(64), SparseEncoder()), None)
     source = Source(1, "c1", "corpus:1", "a", PASSAGE_8, 0.9, payload={"record_id": "nta-1"})
     ok, changed = judge.judge_source(["軽減税率の対象は飲食料品である。", "消費税の標準税率は10%である。"], source)
@@ -123,7 +124,7 @@ def test_pair_judge_uses_the_llm_judge_and_falls_back_when_it_fails():
                 raise LLMError("応答がありません")
             return ("entailment" if "飲食料品" in hypothesis else "neutral"), 0.8
 
-    scorer = SimpleNamespace(score=lambda sentence, passage: 0.9)
+    scorer = SimpleNamespace(judge=lambda sentence, passage: SupportVerdict("supported", 0.9))
     judge = _PairJudge(SimpleNamespace(scorer=scorer), None, Flaky())
     source = Source(1, "c1", "corpus:1", "a", PASSAGE_8, 0.9)
     a, b, c = judge.judge_source(["軽減税率の対象は飲食料品である。", "何か。", "別の文である。"], source)

@@ -24,7 +24,7 @@ from retrieval.embedder import HashEmbedder
 from retrieval.index import open_index
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings, ChunkSettings, IndexSettings, SecuritySettings
-from retrieval.support import SupportScorer
+from tests.support_helpers import offline_judge
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access, SearchMode
 
@@ -79,7 +79,7 @@ def index(poisoned):
 def answerer(index, llm=None) -> Answerer:
     embedder, sparse = HashEmbedder(64), SparseEncoder()
     return Answerer(
-        Searcher(index, embedder, sparse), embedder, SupportScorer(None, sparse),
+        Searcher(index, embedder, sparse), embedder, offline_judge(sparse),
         AnswerSettings(min_relevance=-1.0, passages=5), llm=llm,
     )
 
@@ -125,7 +125,7 @@ class RecordingChat(FakeListChatModel):
 def test_with_an_llm_document_text_stays_inside_the_data_delimiters(index):
     # The model "obeys" the injection: it leaks an instruction and invents a citation.
     chat = RecordingChat(responses=["システムプロンプトは次のとおりです[9]。手続は不要です。"], seen=[])
-    llm = LLMAnswerer(chat, SupportScorer(None, SparseEncoder()), timeout_s=10)
+    llm = LLMAnswerer(chat, offline_judge(), timeout_s=10)
     answer = answerer(index, llm).answer("職員向けの注意事項は？", PUBLIC)
 
     (messages,) = chat.seen

@@ -24,7 +24,7 @@ from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNS
 from retrieval.errors import LLMError
 from retrieval.llm import chat_model_from_settings
 from retrieval.settings import LLMSettings
-from retrieval.support import SUPPORT_THRESHOLD, SupportScorer
+from tests.support_helpers import offline_judge
 from retrieval.text.sparse import SparseEncoder
 from tests.conftest import SAMPLES
 from tests.llm_model import gemma_gguf
@@ -110,7 +110,7 @@ def _settings(base_url: str, **overrides) -> LLMSettings:
 
 def test_real_server_streams_and_its_answer_is_validated(llm_server, sources):
     model = chat_model_from_settings(_settings(llm_server))
-    scorer = SupportScorer(None, SparseEncoder())
+    scorer = offline_judge()
     deltas: list[str] = []
     answer = LLMAnswerer(model, scorer, timeout_s=180).answer(
         "入院中に医師へ贈った物の購入費用は医療費控除の対象になりますか。", sources, on_delta=deltas.append
@@ -127,7 +127,9 @@ def test_real_server_streams_and_its_answer_is_validated(llm_server, sources):
         # Validation ran on every sentence, and its verdict follows from its citations and support.
         assert set(s.citations) <= given
         assert (FLAG_UNCITED in s.flags) == (not s.citations and FLAG_INVALID_CITATION not in s.flags)
-        assert (FLAG_UNSUPPORTED in s.flags) == (bool(s.citations) and s.support < SUPPORT_THRESHOLD)
+        # The judge's verdict: flagged exactly when it found something its sources do not back.
+        assert (FLAG_UNSUPPORTED in s.flags) == (bool(s.citations) and bool(s.note))
+        assert not s.citations or s.support >= scorer.threshold or FLAG_UNSUPPORTED in s.flags
         assert s.grounded == (bool(s.citations) and not s.flags)
     # A 270M base model cannot do this task; whatever it wrote must not pass as grounded.
     assert any(s.flags for s in answer.sentences)
@@ -156,7 +158,7 @@ def test_wrong_port_is_a_japanese_connection_error(sources):
     url = f"http://127.0.0.1:{_free_port()}/v1"
     model = chat_model_from_settings(_settings(url))
     with pytest.raises(LLMError, match=f"LLM サーバー {url} に接続できません。.*GYOSEI_LLM__BASE_URL"):
-        LLMAnswerer(model, SupportScorer(None, SparseEncoder()), timeout_s=30).answer("質問", sources)
+        LLMAnswerer(model, offline_judge(), timeout_s=30).answer("質問", sources)
 
 
 def test_tiny_timeout_is_a_japanese_timeout_error(llm_server, sources):
@@ -164,5 +166,5 @@ def test_tiny_timeout_is_a_japanese_timeout_error(llm_server, sources):
     model = chat_model_from_settings(_settings(llm_server, timeout_s=0.05))
     started = time.perf_counter()
     with pytest.raises(LLMError, match="以内に応答しませんでした.*GYOSEI_LLM__TIMEOUT_S"):
-        LLMAnswerer(model, SupportScorer(None, SparseEncoder()), timeout_s=0.05).answer("質問", sources)
+        LLMAnswerer(model, offline_judge(), timeout_s=0.05).answer("質問", sources)
     assert time.perf_counter() - started < 5

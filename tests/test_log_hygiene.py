@@ -25,7 +25,7 @@ from retrieval.index import open_index
 from retrieval.llm import chat_model_from_settings
 from retrieval.search import Searcher
 from retrieval.settings import AnswerSettings, ChunkSettings, IndexSettings, LLMSettings, SecuritySettings, Settings
-from retrieval.support import SupportScorer
+from tests.support_helpers import offline_judge
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
 
@@ -85,8 +85,8 @@ def test_debug_logs_carry_no_document_text_prompt_or_api_key(tmp_path, caplog, f
         report = Ingestor(index, embedder, sparse, ChunkSettings(), SecuritySettings(), docs).ingest([docs])
         assert report.indexed == 2 and report.failed == 1
         chat = chat_model_from_settings(settings.llm)
-        answerer = Answerer(Searcher(index, embedder, sparse), embedder, SupportScorer(None, sparse),
-                            AnswerSettings(min_relevance=-1.0), llm=LLMAnswerer(chat, SupportScorer(None, sparse), timeout_s=10))
+        answerer = Answerer(Searcher(index, embedder, sparse), embedder, offline_judge(sparse),
+                            AnswerSettings(min_relevance=-1.0), llm=LLMAnswerer(chat, offline_judge(sparse), timeout_s=10))
         result = answerer.answer("照合用の一意な文字列ミギワ四七七一", Access(clearance=1, groups=["all"]))
     finally:
         index.close()

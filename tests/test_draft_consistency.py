@@ -118,7 +118,7 @@ def test_an_edit_makes_the_check_stale_and_a_recheck_finds_the_contradiction():
     status = check_status(fx)
     assert status.state == "none" and status.line == f"矛盾の可能性: なし（{len(fx.sentences)} 文を過去答弁・資料 2 件と照合）"
     n = fx.sentences[0].citations[0]
-    assert apply_text(draft, fx, f"政府は為替介入を実施していない[{n}]。")
+    assert apply_text(draft, fx, f"政府は為替介入を実施していない[{n}]。", offline_judge())
     assert fx.edited and not is_current(fx) and check_status(fx).state == "unchecked"
     # Before a re-check an export says 「未確認」 for this point, never 「なし」, and shows no stale conflicts.
     md = draft_to_markdown(draft)
@@ -140,11 +140,11 @@ def test_rechecks_are_cached_by_text_and_evidence():
     fx, cache = draft.points[0], CheckCache()
     drafted = fx.text
     assert recheck_all(draft, checker, cache) == 0  # the drafter's own check is current
-    apply_text(draft, fx, "為替介入を実施していない[1]。")
+    apply_text(draft, fx, "為替介入を実施していない[1]。", offline_judge())
     assert recheck(fx, checker, cache) and not recheck(fx, checker, cache)  # unchanged: not again
-    apply_text(draft, fx, drafted)
+    apply_text(draft, fx, drafted, offline_judge())
     assert recheck(fx, checker, cache) and check_status(fx).state == "none"
-    apply_text(draft, fx, "為替介入を実施していない[1]。")  # back to a text already checked
+    apply_text(draft, fx, "為替介入を実施していない[1]。", offline_judge())  # back to a text already checked
     calls = len(checker.calls)
     assert not recheck(fx, checker, cache) and len(checker.calls) == calls and check_status(fx).state == "found"
     # Other evidence (a candidate dropped) is another check.
@@ -157,7 +157,7 @@ def test_rechecks_are_cached_by_text_and_evidence():
 def test_without_a_checker_an_edited_point_stays_unchecked_in_every_export():
     draft = drafter(ScriptedChecker()).draft(QUESTION, PUBLIC)
     fx = draft.points[0]
-    apply_text(draft, fx, "為替介入を実施していない[1]。")
+    apply_text(draft, fx, "為替介入を実施していない[1]。", offline_judge())
     assert not recheck(fx, None) and check_status(fx).state == "unchecked"
     assert "論点1：矛盾の可能性: 未確認" in docx_text(draft)
     assert "【矛盾の可能性あり】" not in draft_to_markdown(draft)
@@ -174,7 +174,7 @@ def test_redraft_rewrites_only_changed_unedited_points_and_keeps_edits_and_drops
     fuji_n = fuji.sentences[0].citations[0]
     assert draft.source(fuji_n).chunk_id == "fuji"
     edited = f"富士山の登山道については、落石対策を進めているところでございます。[{fuji_n}]"
-    apply_text(draft, fuji, edited)
+    apply_text(draft, fuji, edited, offline_judge())
     # The drafter drops the law under point 1 and (under the edited point 2) its only answer.
     fx.documents[0].kept = False
     fuji.past_answers[0].kept = False
@@ -197,7 +197,7 @@ def test_redraft_of_one_point_discards_its_edits_when_asked():
     draft = d.draft(QUESTION, PUBLIC)
     fx = draft.points[0]
     drafted = fx.text
-    apply_text(draft, fx, "全く別の文です[1]。")
+    apply_text(draft, fx, "全く別の文です[1]。", offline_judge())
     assert points_to_redraft(draft, [choices_of(pd) for pd in draft.points]) == []
     d.redraft(draft, [0])
     assert not fx.edited and fx.text == drafted

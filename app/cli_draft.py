@@ -23,7 +23,7 @@ from rich.markup import escape
 from app.cli_common import console, fail, parse_access
 from app.answer_view import FLAG_LABELS
 from app.draft_service import make_draft
-from app.question_file import QuestionFileError, read_question
+from app.question_file import read_question
 from app.factory import build_drafter, build_followups
 from retrieval.errors import GyoseiError
 from retrieval.query_limits import check_draft_question
@@ -44,14 +44,12 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
     from app.cli_audit import audited
     from app.factory import build_embedder, build_index
 
-    try:
-        question = read_question(question_file)
-    except GyoseiError as exc:
-        fail(exc)
     if out_path is not None and out_path.suffix.lower() != ".docx":
         fail(GyoseiError(f"--out には .docx のファイル名を指定してください（指定: {out_path}）。"))
     try:
-        settings = Settings.load()
+        _check_output_folders(out_path, md_path)  # before the draft: a minute of work is not thrown away
+        settings = Settings.load()  # first: the question file is read under the configured limits
+        question = read_question(question_file, settings.limits)
         check_draft_question(question, settings.limits)
     except GyoseiError as exc:
         fail(exc)
@@ -77,6 +75,14 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
     _write(draft, out_path, md_path, settings)
 
 
+def _check_output_folders(out_path: Path | None, md_path: Path | None) -> None:
+    """A clear error naming the output file whose folder does not exist (an output problem,
+    not a question-file one)."""
+    for path, kind in ((out_path, "Word 文書"), (md_path, "Markdown")):
+        if path is not None and not path.parent.is_dir():
+            raise GyoseiError(f"{kind}の出力先フォルダ {path.parent} がありません。フォルダを作成するか、出力先を確認してください。")
+
+
 def _write(draft: Draft, out_path: Path | None, md_path: Path | None, settings: Settings) -> None:
     from app.draft_export import draft_to_docx, draft_to_markdown
 
@@ -84,8 +90,6 @@ def _write(draft: Draft, out_path: Path | None, md_path: Path | None, settings: 
         if path is None:
             continue
         try:
-            if path.parent and not path.parent.exists():
-                raise QuestionFileError(f"{kind}の出力先フォルダ {path.parent} がありません。フォルダを作成するか、出力先を確認してください。")
             if kind == "Markdown":
                 path.write_text(draft_to_markdown(draft), encoding="utf-8")
             else:

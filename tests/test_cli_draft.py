@@ -132,6 +132,21 @@ def test_output_problems_are_reported_in_japanese(fake, tmp_path):
     assert wrong.exit_code == 2 and ".docx のファイル名" in wrong.output
     missing = CliRunner().invoke(main, ["draft", str(qfile), "--markdown", str(tmp_path / "nofolder" / "a.md")])
     assert missing.exit_code == 2 and "出力先フォルダ" in missing.output and "nofolder" in missing.output
+    assert fake.calls == []  # found before drafting, not after a minute of work
+
+
+def test_a_word_question_is_read_under_the_configured_limits(fake, tmp_path, monkeypatch):
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph(QUESTION)
+    qfile = tmp_path / "質問.docx"
+    word.save(str(qfile))
+    assert qfile.stat().st_size > 2048
+    monkeypatch.setenv("GYOSEI_LIMITS__MAX_FILE_MB", "0.002")  # 2 KB: this Word file is over it
+    refused = CliRunner().invoke(main, ["draft", str(qfile)])
+    assert refused.exit_code == 2 and "質問.docx" in refused.output, refused.output
+    assert fake.calls == []
 
 
 def test_drafting_is_recorded_in_the_audit_log(fake, tmp_path):

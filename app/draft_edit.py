@@ -15,12 +15,15 @@ from retrieval.support_judge import SupportJudge
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?((?:\[\d+\])*)")
 _MARK = re.compile(r"\[(\d+)\]")
+# A marker typed with a Japanese IME: ［２］ (full-width brackets and digits), read as [2].
+_WIDE_MARK = re.compile(r"[\[［]\s*([0-9０-９]+)\s*[\]］]")
 
 
 def parse_sentences(text: str, known: set[int] | None = None) -> list[AnswerSentence]:
     """Sentences of an edited text with their [n] citations; numbers not in ``known`` are dropped
     and the sentence flagged ``invalid_citation``; a sentence with none is flagged ``uncited``."""
     out = []
+    text = _WIDE_MARK.sub(lambda m: f"[{int(m.group(1))}]", text)  # int() reads full-width digits
     for m in _SENTENCE.finditer(text):
         chunk = m.group(0).strip()
         if not chunk:

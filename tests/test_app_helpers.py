@@ -69,6 +69,17 @@ def test_edited_draft_text_keeps_its_citations():
     ]
 
 
+def test_a_citation_marker_typed_with_a_japanese_ime_is_a_citation():
+    sents = parse_sentences("政府としては推進してまいります。［２］引き続き検討いたします。［１］[ 2 ]", {1, 2})
+    assert [(s.text, s.citations, s.flags) for s in sents] == [
+        ("政府としては推進してまいります。", [2], []),
+        ("引き続き検討いたします。", [1, 2], []),
+    ]
+    # Full-width letters and digits of the text itself are left as the official typed them.
+    (only,) = parse_sentences("ＡＩ戦略２０２５を推進します。［１］", {1})
+    assert only.text == "ＡＩ戦略２０２５を推進します。" and only.citations == [1]
+
+
 def test_uploads_are_saved_under_a_safe_name_and_checked(tmp_path):
     limits = LimitsSettings()
     data = (SAMPLES / "digital_agency/499_appendix_FAQ.md").read_bytes()

@@ -119,7 +119,7 @@ def test_meeting_api_xml_copies_meeting_fields_into_speeches():
     report = by_id["kokkai:121215254X00920231206_002"]
     assert report.metadata["house"] == "参議院" and report.metadata["meeting"] == "本会議"
     assert report.metadata["session"] == 212 and report.date == "2023-12-06"
-    assert report.metadata["speaker_yomi"] is None or isinstance(report.metadata["speaker_yomi"], str)
+    assert report.metadata["speaker"] == "北村経夫" and report.metadata["speaker_yomi"] == "きたむらつねお"
     assert report.sections[0].text.startswith("ただいま議題となりました議定書につきまして")
     assert report.metadata["procedural"] is False  # a committee chair's report is content
     chair = by_id["kokkai:121215254X00920231206_001"]

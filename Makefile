@@ -19,7 +19,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/gyosei-rag/wheels
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
-.PHONY: run test test-fast install install-dev system-deps index bench clean
+.PHONY: run test test-fast install install-dev system-deps index bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ test: install-dev system-deps
 # The inner loop: everything but the tests that load the real model or a browser.
 test-fast: install-dev
 	$(BIN)/pytest -m "not slow and not browser"
+
+# The fusion measurements of eval/README.md on the three dev sets (indexes built once into var/eval/).
+eval: install-dev
+	$(BIN)/python -m eval.fusion_variants
 
 bench: install-dev
 	$(BIN)/python bench/ingest_speed.py

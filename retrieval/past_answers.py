@@ -31,7 +31,7 @@ from retrieval.question_analysis import GENERIC_TERMS, Point, QuestionAnalysis, 
 from retrieval.search import OVERFETCH, Searcher, collapse_overlaps
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import term_id
-from retrieval.types import Access, Filters, Hit, Query, SearchMode, SparseVector
+from retrieval.types import DEFAULT_RRF_K, Access, Filters, Hit, Query, SearchMode, SparseVector
 
 __all__ = ["PastAnswerFinder", "is_government_speech", "is_member_question", "GOVERNMENT_ROLES", "CHAIR_ROLES"]
 
@@ -132,7 +132,7 @@ class PastAnswerFinder:
                  document_types: Sequence[str] = ("law", "faq", "guideline", "notice", "white_paper", "other"),
                  depth: int = 30, term_boost: float = 1.0, context_weight: float = 0.5,
                  question_weight: float = 0.7, point_weight: float = 0.1, generic_weight: float = 1.0,
-                 rrf_k: int = 60) -> None:
+                 rrf_k: int = DEFAULT_RRF_K) -> None:
         self.searcher = searcher
         self.speech_types = list(speech_types) if speech_types else None
         self.document_types = list(document_types)

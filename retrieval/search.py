@@ -19,7 +19,7 @@ from retrieval.index.base import Index
 from retrieval.query_dates import DateHint, parse_date_phrases
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
-from retrieval.types import Access, Filters, Hit, Query, SearchMode
+from retrieval.types import DEFAULT_RRF_K, Access, Filters, Hit, Query, SearchMode
 
 # Fetch this many more chunks than asked so that collapsing duplicates still fills ``k``.
 OVERFETCH = 2
@@ -40,7 +40,7 @@ class QueryPlan:
 class Searcher:
     """Searches the index on behalf of one user (``access`` is required on every call)."""
 
-    def __init__(self, index: Index, embedder: Embedder, sparse: SparseEncoder, *, rrf_k: int = 60) -> None:
+    def __init__(self, index: Index, embedder: Embedder, sparse: SparseEncoder, *, rrf_k: int = DEFAULT_RRF_K) -> None:
         self.index = index
         self.embedder = embedder
         self.sparse = sparse

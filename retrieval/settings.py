@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from retrieval.errors import ConfigError
+from retrieval.types import DEFAULT_RRF_K
 
 DEFAULT_MODEL = "builtin:multilingual-e5-small"
 
@@ -98,9 +99,9 @@ class LimitsSettings(BaseModel):
 
 
 class SearchSettings(BaseModel):
-    """Hybrid search: the reciprocal-rank-fusion constant (tuned with ``python -m eval.tune_fusion``)."""
+    """Hybrid search: the reciprocal-rank-fusion constant (measured with ``python -m eval.fusion_variants``)."""
 
-    rrf_k: int = Field(default=60, ge=1, le=1000)
+    rrf_k: int = Field(default=DEFAULT_RRF_K, ge=1, le=1000)
 
 
 # The calibrated relevance gate for the built-in e5 (eval/README.md); the drafter and 再質問予測 use it too.

@@ -122,6 +122,11 @@ class Filters:
     keep_undated: bool = False
 
 
+# The hybrid fusion constant: k=10 beat 60 and 20 on all three dev sets (eval/fusion_variants.py,
+# eval/README.md); a sparse weight other than 1 did not pay, so it stays 1.
+DEFAULT_RRF_K = 10
+
+
 @dataclass
 class Query:
     """What the index needs for one search: vectors for the chosen mode."""
@@ -131,8 +136,10 @@ class Query:
     mode: SearchMode = SearchMode.HYBRID
     # Return each hit's stored dense vector (answers gate relevance on the query-passage cosine).
     with_dense: bool = False
-    # Hybrid fusion: the reciprocal-rank-fusion constant (smaller: top ranks count more).
-    rrf_k: int = 60
+    # Hybrid fusion: the reciprocal-rank-fusion constant (smaller: top ranks count more), and the
+    # weight of the sparse ranking against the dense one's 1 (weighted RRF; eval/fusion_variants.py).
+    rrf_k: int = DEFAULT_RRF_K
+    sparse_weight: float = 1.0
 
 
 @dataclass

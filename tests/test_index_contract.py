@@ -247,6 +247,9 @@ def test_dense_sparse_hybrid_ordering(index):
     # The RRF constant reaches the engine: scores are sums of 1/(k + rank), ranks counted from 0.
     assert hybrid[0].score == pytest.approx(2 / 61, abs=1e-4)  # second in both branches, k=60
     assert index.search(replace(query, rrf_k=10), PUBLIC, k=1)[0].score == pytest.approx(2 / 11, abs=1e-4)
+    # Weighted RRF (Qdrant's formula 1 / ((rank + 1) / w + k - 1)): the sparse weight reaches the engine.
+    weighted = index.search(replace(query, rrf_k=10, sparse_weight=2.0), PUBLIC, k=1)[0]
+    assert weighted.chunk_id == c.chunk_id and weighted.score == pytest.approx(1 / 11 + 1 / 10, abs=1e-4)
     # Hybrid without sparse terms still answers (dense only); sparse without terms finds nothing.
     assert ids(index.search(Query(dense=a.dense, sparse=SparseVector([], [])), PUBLIC, k=1)) == [a.doc_id]
     assert index.search(Query(sparse=SparseVector([], []), mode=SearchMode.SPARSE), PUBLIC) == []

@@ -103,8 +103,10 @@ class EdgeIndex:
         with_vector = [DENSE_VECTOR] if query.with_dense else None
         if query.mode == SearchMode.HYBRID:
             limit = F.prefetch_limit(k)
-            prefetches = [qe.Prefetch(limit=limit, query=q, filter=flt) for q in (dense, sparse) if q is not None]
-            fusion = qe.Fusion.Rrf(k=query.rrf_k)
+            pairs = [(q, w) for q, w in ((dense, 1.0), (sparse, query.sparse_weight)) if q is not None]
+            prefetches = [qe.Prefetch(limit=limit, query=q, filter=flt) for q, _ in pairs]
+            weights = [w for _, w in pairs]
+            fusion = qe.Fusion.Rrf(k=query.rrf_k, weights=weights) if len(set(weights)) > 1 else qe.Fusion.Rrf(k=query.rrf_k)
             request = qe.QueryRequest(
                 limit=k, prefetches=prefetches, query=fusion, filter=flt, with_payload=True, with_vector=with_vector
             )

@@ -92,12 +92,11 @@ class QdrantIndex:
         F.require_vectors(query, dense is not None, sparse is not None)
         if query.mode == SearchMode.HYBRID:
             limit = F.prefetch_limit(k)
-            prefetch = [
-                models.Prefetch(query=vec, using=name, limit=limit, filter=flt)
-                for vec, name in ((dense, DENSE_VECTOR), (sparse, SPARSE_VECTOR))
-                if vec is not None
-            ]
-            rrf = models.Rrf(k=query.rrf_k)
+            pairs = [(vec, name, w) for vec, name, w in ((dense, DENSE_VECTOR, 1.0), (sparse, SPARSE_VECTOR, query.sparse_weight))
+                     if vec is not None]
+            prefetch = [models.Prefetch(query=vec, using=name, limit=limit, filter=flt) for vec, name, _ in pairs]
+            weights = [w for _, _, w in pairs]
+            rrf = models.Rrf(k=query.rrf_k, weights=weights) if len(set(weights)) > 1 else models.Rrf(k=query.rrf_k)
             kwargs: dict[str, Any] = {"prefetch": prefetch, "query": models.RrfQuery(rrf=rrf)}
         elif query.mode == SearchMode.DENSE:
             kwargs = {"query": dense, "using": DENSE_VECTOR}

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Callable
 
+from retrieval.ai_notice import NoticeContext, make_notice
 from retrieval.answer_types import AnswerSentence, Source
+from retrieval.llm_limit import limit_note, withheld_sources
 from retrieval.draft_style import Candidate, DraftStyle, load_draft_style, preferred_relevance, select_sentences
 from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, CheckStamp, Draft, DocumentCandidate, PastAnswer, PointDraft
 from retrieval.embedder import Embedder
@@ -251,8 +253,11 @@ class Drafter:
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None,
                  style: StyleChecker | None = None, gate: RelevanceGate | None = None,
-                 draft_style: DraftStyle | None = None) -> None:
+                 draft_style: DraftStyle | None = None, notice: NoticeContext | None = None,
+                 llm_limit: int | None = None) -> None:
         self.finder = finder
+        self.notice = notice or NoticeContext()  # what the AI-output notice says about the model
+        self.llm_limit = llm_limit  # the highest 機密性 a passage sent to the LLM may have (None: no limit)
         self.embedder = embedder
         self.sparse = sparse
         self.checker = checker
@@ -322,10 +327,11 @@ class Drafter:
                 check_point(self.checker, pd)
         if on_progress is not None:
             on_progress("答弁案を作成しました", total, total)
-        return Draft(question=question_text, analysis=analysis, points=points, sources=sources,
-                     method="llm" if "llm" in methods else "template",
+        method = "llm" if "llm" in methods else "template"
+        return Draft(question=question_text, analysis=analysis, points=points, sources=sources, method=method,
                      warnings=warnings, timings={"search": searched - started, "draft": drafted - searched,
-                                                 "total": time.perf_counter() - started})
+                                                 "total": time.perf_counter() - started},
+                     notice=make_notice("draft", method, self.notice))
 
     def redraft(self, draft: Draft, points: list[int]) -> Draft:
         """Draft again only the points at the (0-based) indices ``points``, from their candidates
@@ -333,13 +339,16 @@ class Drafter:
         their text, edits included; sources are renumbered once for the whole draft and every
         point's citations follow, so an edited point still cites the same passages."""
         started = time.perf_counter()
-        for i in points:
-            self._draft_point(draft.points[i], i + 1, draft.warnings)
+        methods = {self._draft_point(draft.points[i], i + 1, draft.warnings) for i in points}
+        if "llm" in methods:
+            draft.method = "llm"
         draft.sources = number_sources(draft.points)
         for i in points:
             if self.checker is not None:
                 check_point(self.checker, draft.points[i])
         draft.timings["redraft"] = time.perf_counter() - started
+        draft.notice = make_notice("draft", draft.method, self.notice)
+        draft.confirmed_by = draft.confirmed_at = ""  # rewritten points: the draft is 未確認 again
         return draft
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -354,7 +363,10 @@ class Drafter:
             pd.needs_review = True
             return "template"
         method = "template"
-        if self.llm is not None:
+        withheld = withheld_sources(support, self.llm_limit) if self.llm is not None else []
+        if withheld:  # never sent: this point is drafted from the templates, and says why
+            warnings.append(limit_note("draft", withheld, self.llm_limit, point=number))
+        elif self.llm is not None:
             try:
                 pd.sentences = self._llm_sentences(pd.point, t.topic_of(pd.point), support)
                 method = "llm"

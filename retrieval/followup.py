@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from prompts import load_prompt
 from retrieval.answer_llm import endpoint_of, generate
+from retrieval.llm_limit import allowed, limit_note, withheld_sources
 from retrieval.answer_types import Source
 from retrieval.citation import describe_source
 from retrieval.draft_types import FollowUp, PastAnswer
@@ -168,9 +169,11 @@ class FollowUpMiner:
         min_similarity: float = DEFAULT_MIN_RELEVANCE,
         max_generated: int = 3,
         gate: RelevanceGate | None = None,
+        llm_limit: int | None = None,
     ) -> None:
         self.searcher = searcher
         self.chat_model = chat_model
+        self.llm_limit = llm_limit  # the highest 機密性 a passage sent to the model may have (None: no limit)
         self.timeout_s = timeout_s
         self.candidates = candidates
         self.window = window
@@ -212,6 +215,10 @@ class FollowUpMiner:
         """2-3 想定問答 written by the chat model from the point and ``passages``; ``[]`` on failure."""
         if self.chat_model is None:
             return []
+        withheld = withheld_sources(passages, self.llm_limit)
+        if withheld:  # never sent to the model; the rest may be
+            _warn(warnings, limit_note("followup", withheld, self.llm_limit))
+            passages = [s for s in passages if allowed(s, self.llm_limit)]
         items = [
             {"n": i, "label": s.label, "text": s.text[:800]} for i, s in enumerate(list(passages)[:4], start=1)
         ]

@@ -49,6 +49,8 @@ def show_answer(answer: Answer, turn: int) -> None:
         st.caption(md_inline(note))
     for warning in answer.warnings:
         st.warning(warning)
+    if answer.notice is not None:  # the AI-output notice (retrieval.ai_notice), on every answer
+        st.caption("  \n".join(md_inline(line) for line in answer.notice.lines))
     if answer.refused:
         st.info(answer.text)
         if answer.gate_reason:

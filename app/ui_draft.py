@@ -13,6 +13,7 @@ import time
 import streamlit as st
 
 from app import resources
+from app.draft_confirm import confirm_draft, confirm_point, confirmed_line, record_revoked
 from app.draft_check import CheckCache, check_status, phrase, recheck, recheck_all
 from app.draft_edit import apply_choices, apply_text, choices_of, points_to_redraft
 from app.draft_export import CONFLICT_LABELS, draft_to_docx, draft_to_markdown, listed_sources
@@ -179,6 +180,9 @@ if notice:
     st.success(notice)
 for w in draft.warnings:
     st.warning(w)
+if draft.notice is not None:  # the AI-output notice (retrieval.ai_notice)
+    st.caption("  \n".join(md_inline(line) for line in draft.notice.lines))
+(st.success if draft.confirmed else st.warning)(f"状態：{confirmed_line(draft)}")
 st.markdown("\n".join(f"{i}. **{md_inline(pd.point.label or '論点')}** — {md_inline(pd.point.text)}"
                       for i, pd in enumerate(draft.points, 1)))
 
@@ -228,7 +232,15 @@ for i, pd in enumerate(draft.points, 1):
         if text_key not in st.session_state:  # the first text; fixes and edits then live in the state
             st.session_state[text_key] = state["initial"][i - 1]
         edited = st.text_area(title, height=220, key=text_key, label_visibility="collapsed")
-        apply_text(draft, pd, edited, shared(settings).drafter().judge)
+        was_confirmed = pd.confirmed or draft.confirmed
+        if apply_text(draft, pd, edited, shared(settings).drafter().judge) and was_confirmed:
+            record_revoked(draft, i - 1, user.name, resources.audit_log(settings))  # back to 未確認
+        if pd.confirmed:
+            st.success(f"確認済み（{pd.confirmed_by}、{pd.confirmed_at[:16].replace('T', ' ')}）")
+        elif st.button("この論点を確認済みにする", key=f"confirm_{version}_{i}",
+                       help="職員が出典と照合して内容を確認したことを記録します（監査ログに残ります）。"):
+            confirm_point(draft, i - 1, user.name, resources.audit_log(settings), settings.export.timezone)
+            st.rerun()
         flagged = [s for s in pd.sentences if s.flags]
         if pd.needs_review or flagged:
             st.warning("\n".join(["【要確認】出典のない文、または裏付けの弱い文があります。"]
@@ -271,12 +283,22 @@ with st.expander(f"出典（{len(listed)} 件）"):
     for s in listed:
         source_card(s)
 
+st.subheader("確認")
+if draft.confirmed:
+    st.success(confirmed_line(draft))
+else:
+    st.caption("すべての論点を確認すると答弁案が確認済みになります。編集すると未確認に戻ります。")
+    if st.button("答弁案全体を確認済みにする", key="confirm_draft", type="primary"):
+        confirm_draft(draft, user.name, resources.audit_log(settings), settings.export.timezone)
+        st.rerun()
+
 st.subheader("ダウンロード")
 
 buf = io.BytesIO()
 recheck_all(draft, checker, cache)  # an export states a result only for the text it was computed on
 try:
-    draft_to_docx(draft, buf, style=style_checker)
+    draft_to_docx(draft, buf, style=style_checker, author=user.name, body_font=settings.export.body_font,
+                  heading_font=settings.export.heading_font)
     markdown = draft_to_markdown(draft)
 except Exception as exc:  # noqa: BLE001
     show_error(exc)

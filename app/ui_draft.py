@@ -182,7 +182,7 @@ for w in draft.warnings:
     st.warning(w)
 if draft.notice is not None:  # the AI-output notice (retrieval.ai_notice)
     st.caption("  \n".join(md_inline(line) for line in draft.notice.lines))
-(st.success if draft.confirmed else st.warning)(f"状態：{confirmed_line(draft)}")
+status_slot = st.empty()  # the confirmation state, filled in once this run's edits are applied
 st.markdown("\n".join(f"{i}. **{md_inline(pd.point.label or '論点')}** — {md_inline(pd.point.text)}"
                       for i, pd in enumerate(draft.points, 1)))
 
@@ -283,6 +283,7 @@ with st.expander(f"出典（{len(listed)} 件）"):
     for s in listed:
         source_card(s)
 
+(status_slot.success if draft.confirmed else status_slot.warning)(f"状態：{confirmed_line(draft)}")
 st.subheader("確認")
 if draft.confirmed:
     st.success(confirmed_line(draft))

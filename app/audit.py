@@ -72,6 +72,7 @@ class AuditEvent:
         self.doc_ids = [s.doc_id for s in answer.sources]
         self.outcome = "no_answer" if answer.refused else "ok"
         self.parameters["method"] = answer.method
+        self.parameters["flagged"] = sum(1 for s in answer.sentences if s.flags)  # sentences shown as 要確認
 
 
 def utc_now() -> str:

@@ -377,6 +377,10 @@ from app.cli_style import check_style_command  # noqa: E402  (the 公用文チ�
 
 main.add_command(check_style_command)
 
+from app.cli_usage import usage_group  # noqa: E402  (the periodic usage report)
+
+main.add_command(usage_group)
+
 
 if __name__ == "__main__":
     main()

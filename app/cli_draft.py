@@ -71,6 +71,7 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
             event.doc_ids = [s.doc_id for s in draft.sources]
             event.outcome = "needs_review" if any(p.needs_review for p in draft.points) else "ok"
             event.parameters["method"] = draft.method
+            event.parameters["flagged"] = sum(pd.needs_review or any(s.flags for s in pd.sentences) for pd in draft.points)
     except GyoseiError as exc:
         fail(exc)
     print_draft(console, draft)

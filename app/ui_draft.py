@@ -58,7 +58,8 @@ def run_draft(text: str) -> None:
                                                                           "redraft": False}) as event:
                 draft = make_draft(res.drafter(), res.followups(), text, user.access, on_progress=status.write)
                 event.doc_ids = [s.doc_id for s in draft.sources]
-                event.parameters.update(points=len(draft.points), method=draft.method)
+                event.parameters.update(points=len(draft.points), method=draft.method,
+                                        flagged=sum(pd.needs_review or any(s.flags for s in pd.sentences) for pd in draft.points))
             notice = partial_index_notice()
             if notice:
                 draft.warnings.append(notice)

@@ -85,3 +85,30 @@ with right:
         st.dataframe(pd.DataFrame(terms, columns=["語", "質問数"]), hide_index=True, width="stretch")
     else:
         st.caption("まだありません。")
+
+st.subheader("定期報告（月別・グループ別）")
+st.caption("上の期間について、月別・グループ別の質問・答弁作成・出力・回答の有無・要確認・確認・評価・応答時間を出力します。")
+fmt = st.radio("形式", ["xlsx", "csv", "md"], horizontal=True, key="usage_report_format",
+               format_func={"xlsx": "Excel（.xlsx）", "csv": "CSV", "md": "Markdown"}.get)
+try:
+    from app.cli_usage import build_report
+
+    report = build_report(settings, resources.audit_log(settings), since, until, fmt)
+except Exception as exc:  # noqa: BLE001
+    show_error(exc)
+    st.stop()
+
+
+def _exported() -> None:
+    try:
+        resources.audit_log(settings).record(user.name, "export", {"page": "利用状況", "format": fmt, "report": "usage",
+                                                                   "from": since.isoformat(), "until": until.isoformat()})
+    except Exception:  # noqa: BLE001 - the download already happened
+        import logging
+
+        logging.getLogger(__name__).exception("could not record a report export")
+
+
+st.download_button("定期報告をダウンロード", report, file_name=f"利用状況報告-{since}-{until}.{fmt}",
+                   mime={"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         "csv": "text/csv", "md": "text/markdown"}[fmt], on_click=_exported, key="usage_report_download")

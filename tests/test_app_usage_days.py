@@ -60,3 +60,17 @@ def test_a_single_day_is_a_japan_day(scripted_log, day, expected):
     at.date_input(key="usage_until").set_value(day).run()
     assert not at.exception, at.exception
     assert _metrics(at)["質問数"] == expected
+
+
+def test_the_page_offers_the_periodic_report_of_its_range(scripted_log):
+    from app.cli_usage import build_report
+    from retrieval.settings import Settings
+
+    at = open_page(ADMIN, "ui_usage.py", timeout=60)
+    (button,) = [b for b in at.get("download_button") if b.label == "定期報告をダウンロード"]
+    # What the button serves is the report of the page's range (the same function the CLI uses).
+    with AuditLog(f"sqlite:///{scripted_log / 'var/audit.sqlite3'}") as log:
+        md = build_report(Settings.load(), log, dt.date(2026, 11, 2), dt.date(2026, 12, 2), "md").decode("utf-8")
+    # Every question of those days is December's in Japan (five were still November's in UTC);
+    # tanaka and suzuki are not in this users file.
+    assert "| 2026-12 | （利用者一覧にない） | 11 |" in md and "| 2026-11 |" not in md

@@ -381,6 +381,10 @@ from app.cli_usage import usage_group  # noqa: E402  (the periodic usage report)
 
 main.add_command(usage_group)
 
+from app.cli_governance import governance_group  # noqa: E402  (the CAIO's record)
+
+main.add_command(governance_group)
+
 
 if __name__ == "__main__":
     main()

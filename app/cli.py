@@ -52,8 +52,13 @@ def setup() -> None:
     from retrieval.nli import classifier_from_cache
     from retrieval.support_model import support_model_from_cache
 
+    from app.governance import external_warning
+
     settings = load_settings()
     _secure_storage(settings)
+    warning = external_warning(settings)
+    if warning:
+        console.print(f"[yellow]注意: {escape(warning)}[/]")
     console.print(f"CPU: {escape(detect_cpu().summary())}")
     try:
         embedder = build_embedder(settings)

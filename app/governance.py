@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from retrieval.cpu import PATH_LABELS, auto_paths, detect_cpu, onnx_runtime_available
 from retrieval.settings import Settings
 
-__all__ = ["GovernanceReport", "Section", "Viewpoint", "gather", "wording", "EVAL_KINDS", "RECENT_DAYS"]
+__all__ = ["external_warning", "GovernanceReport", "Section", "Viewpoint", "gather", "wording", "EVAL_KINDS", "RECENT_DAYS"]
 
 EVAL_KINDS = ("retrieval", "answers", "support", "nli")
 RECENT_DAYS = 90
@@ -64,6 +64,14 @@ class GovernanceReport:
     sections: list[Section]
     viewpoints: list[Viewpoint]
     figures: dict[str, Any]  # the numbers used above, by name (what tests compare with their sources)
+
+
+def external_warning(settings: Settings) -> str | None:
+    """The Japanese warning for an LLM endpoint not on this machine (None when it is, or none is set)."""
+    if not settings.llm.external:
+        return None
+    endpoint = settings.llm.base_url or settings.llm.host or settings.llm.model
+    return wording()["external_warning"].format(endpoint=endpoint, limit=settings.llm_limit)
 
 
 def _planned_path(settings: Settings) -> str:

@@ -82,3 +82,24 @@ def test_confirm_points_and_draft_then_an_edit_returns_it_to_unconfirmed(draft_p
     assert [(r.user, r.parameters["scope"], r.outcome) for r in rows] == [
         ("clerk", "point", "ok"), ("clerk", "draft", "ok"), ("clerk", "point", "revoked")]
     assert rows[2].parameters["point"] == 2
+
+
+def test_the_governance_page_shows_the_record_from_the_index_and_users(app_env, search_index, monkeypatch,
+                                                                       model_cache_dir, real_embedder):
+    from app.auth import UserStore
+    from retrieval.index.edge import EdgeIndex
+
+    from .app_testing import ADMIN
+
+    copy_index(search_index, app_env)
+    with EdgeIndex(app_env / "var/index", real_embedder.dimension, read_only=True) as idx:
+        n_docs = len(idx.documents(None))
+    use_real_embedder(monkeypatch, model_cache_dir, real_embedder)
+    at = open_page(ADMIN, "ui_governance.py", timeout=300)
+    shown = texts(at)
+    assert f"**文書数**：{n_docs}" in shown and "機密性2 1" in shown  # the excerpt ingested as 機密性2
+    users = UserStore(app_env / "var/users.json")
+    assert f"**利用者数**：{len(users.names())}" in shown and "**管理者**：1" in shown
+    for title in ("利用者の範囲・種別", "利用業務の性格", "機密情報の学習等", "出力結果の職員判断"):
+        assert title in shown
+    assert {b.label for b in at.get("download_button")} == {"Word（.docx）でダウンロード", "Markdown でダウンロード"}

@@ -11,8 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from retrieval.draft_types import Draft, PointDraft
+from retrieval.errors import GyoseiError
 
-__all__ = ["confirm_point", "confirm_draft", "revoke", "confirmed_line", "record_revoked"]
+__all__ = ["ConfirmError", "unconfirmable", "confirm_point", "confirm_draft", "revoke", "confirmed_line", "record_revoked"]
 
 PAGE = "答弁作成"
 
@@ -30,9 +31,21 @@ def _record(audit: Any, user: str, draft: Draft, scope: str, point: int | None, 
     audit.record(user, "confirm", params, doc_ids=[s.doc_id for s in draft.sources], outcome=outcome)
 
 
+class ConfirmError(GyoseiError):
+    """A point (or draft) that cannot be confirmed yet; the message says why, in Japanese."""
+
+
+def unconfirmable(draft: Draft) -> list[int]:
+    """1-based numbers of the points still showing 【要確認】 in place of a text: nobody can
+    confirm what a human has yet to write."""
+    return [i for i, pd in enumerate(draft.points, 1) if pd.needs_review]
+
+
 def confirm_point(draft: Draft, index: int, user: str, audit: Any = None, tz: str = "Asia/Tokyo") -> None:
     """Mark 論点 ``index`` (0-based) checked by ``user``; the draft is confirmed once every point is."""
     pd = draft.points[index]
+    if pd.needs_review:
+        raise ConfirmError(f"論点{index + 1}はまだ答弁案がありません（【要確認】）。答弁を書いてから確認してください。")
     pd.confirmed_by, pd.confirmed_at = user, _now(tz)
     _record(audit, user, draft, "point", index + 1)
     if all(p.confirmed for p in draft.points) and not draft.confirmed:
@@ -41,6 +54,9 @@ def confirm_point(draft: Draft, index: int, user: str, audit: Any = None, tz: st
 
 def confirm_draft(draft: Draft, user: str, audit: Any = None, tz: str = "Asia/Tokyo") -> None:
     """Mark the whole draft (and every point not yet checked) confirmed by ``user``."""
+    missing = unconfirmable(draft)
+    if missing:
+        raise ConfirmError(f"論点{'、'.join(map(str, missing))}はまだ答弁案がありません（【要確認】）。答弁を書いてから確認してください。")
     at = _now(tz)
     for pd in draft.points:
         if not pd.confirmed:

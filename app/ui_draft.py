@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from app import resources
-from app.draft_confirm import confirm_draft, confirm_point, confirmed_line, record_revoked
+from app.draft_confirm import confirm_draft, confirm_point, confirmed_line, record_revoked, unconfirmable
 from app.draft_check import CheckCache, check_status, phrase, recheck, recheck_all
 from app.draft_edit import apply_choices, apply_text, choices_of, points_to_redraft
 from app.draft_export import CONFLICT_LABELS, draft_to_docx, draft_to_markdown, listed_sources
@@ -238,6 +238,8 @@ for i, pd in enumerate(draft.points, 1):
             record_revoked(draft, i - 1, user.name, resources.audit_log(settings))  # back to 未確認
         if pd.confirmed:
             st.success(f"確認済み（{pd.confirmed_by}、{pd.confirmed_at[:16].replace('T', ' ')}）")
+        elif pd.needs_review:
+            st.caption("答弁を書くと、この論点を確認済みにできます。")
         elif st.button("この論点を確認済みにする", key=f"confirm_{version}_{i}",
                        help="職員が出典と照合して内容を確認したことを記録します（監査ログに残ります）。"):
             confirm_point(draft, i - 1, user.name, resources.audit_log(settings), settings.export.timezone)
@@ -290,7 +292,7 @@ if draft.confirmed:
     st.success(confirmed_line(draft))
 else:
     st.caption("すべての論点を確認すると答弁案が確認済みになります。編集すると未確認に戻ります。")
-    if st.button("答弁案全体を確認済みにする", key="confirm_draft", type="primary"):
+    if st.button("答弁案全体を確認済みにする", key="confirm_draft", type="primary", disabled=bool(unconfirmable(draft))):
         confirm_draft(draft, user.name, resources.audit_log(settings), settings.export.timezone)
         st.rerun()
 

@@ -68,7 +68,23 @@ def test_a_new_draft_is_unconfirmed_in_header_footer_and_markdown(draft):
     assert md.startswith("**未確認（AI生成の下書き）**") and md.rstrip().endswith("**未確認（AI生成の下書き）**")
 
 
+def test_a_point_still_to_be_written_cannot_be_confirmed(draft, log):
+    from app.draft_confirm import ConfirmError
+
+    assert draft.points[2].needs_review
+    with pytest.raises(ConfirmError, match="論点3"):
+        confirm_point(draft, 2, "suzuki", log)
+    with pytest.raises(ConfirmError, match="論点3"):
+        confirm_draft(draft, "suzuki", log)
+    assert not draft.confirmed and not draft.points[2].confirmed and log.query(action="confirm") == []
+
+
+def _write_point_3(draft):
+    apply_text(draft, draft.points[2], "防衛力整備の財源については、適切に対応してまいります[1]。", offline_judge())
+
+
 def test_confirming_every_point_confirms_the_draft_and_is_audited(draft, log):
+    _write_point_3(draft)
     for i in range(len(draft.points)):
         assert not draft.confirmed
         confirm_point(draft, i, "suzuki", log)
@@ -81,10 +97,11 @@ def test_confirming_every_point_confirms_the_draft_and_is_audited(draft, log):
     header = _header(doc)
     assert f"確認済み（確認者 suzuki、{draft.confirmed_at[:10]}）" in header and "未確認" not in header
     assert "未確認" not in _footer_xml(doc) and "PAGE" in _footer_xml(doc)
-    assert "未確認" not in draft_to_markdown(draft)
+    assert "未確認（AI生成の下書き）" not in draft_to_markdown(draft)
 
 
 def test_an_edit_after_confirmation_returns_point_and_draft_to_unconfirmed(draft, log):
+    _write_point_3(draft)
     confirm_draft(draft, "suzuki", log)
     assert draft.confirmed and all(pd.confirmed for pd in draft.points)
     (row,) = log.query(action="confirm")

@@ -106,7 +106,7 @@ def notice_text(draft: Draft) -> str:
 
 def numbered_sources(draft: Draft) -> list[tuple[int, Source]]:
     """(export number, source) once per distinct document, in the order of ``listed_sources``."""
-    numbers = source_numbers(draft.sources)
+    numbers = source_numbers(listed_sources(draft))
     seen: set[int] = set()
     out = []
     for src in listed_sources(draft):
@@ -144,7 +144,7 @@ def _evidence_name(draft: Draft, src: Source | None) -> str:
         return ""
     numbered = draft.source(src.n) if src.n else None
     if numbered is not None and numbered.chunk_id == src.chunk_id:
-        return f"[{source_numbers(draft.sources).get(src.n, src.n)}] {numbered.label}"
+        return f"[{source_numbers(listed_sources(draft)).get(src.n, src.n)}] {numbered.label}"
     return src.label
 
 
@@ -289,7 +289,7 @@ def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: S
 
     doc = Document()
     _prepare(doc, body_font, heading_font)
-    numbers = source_numbers(draft.sources)
+    numbers = source_numbers(listed_sources(draft))
     set_properties(doc, author)
     write_header_footer(doc, draft, listed_sources(draft))
     title = _para(doc, ("答弁案", {"bold": True, "size": 16}))

@@ -7,7 +7,8 @@ from __future__ import annotations
 from app.docx_office import marks, source_numbers, status_line
 from app.draft_check import check_status
 from app.draft_export import (CONFLICT_LABELS, REVIEW_MARK, _conflicts, _evidence_name, _followup_lines, _meta,
-                              _needs_review, _point_title, _sentence, notice_text, numbered_sources, source_line)
+                              _needs_review, _point_title, _sentence, listed_sources, notice_text, numbered_sources,
+                              source_line)
 from app.safe_text import md_inline
 from retrieval.draft_types import Draft
 
@@ -19,7 +20,7 @@ def draft_to_markdown(draft: Draft) -> str:
     document or the question is escaped (``app.safe_text.md_inline``): no HTML, link or image in
     it survives, and only http(s) URLs are given."""
     md = md_inline
-    numbers = source_numbers(draft.sources)
+    numbers = source_numbers(listed_sources(draft))
     out: list[str] = [f"**{md(status_line(draft))}**", "", "# 答弁案", ""]
     out += [f"- {md(line)}" for line in _meta(draft)] + [""]
     out += [f"> **{marks()['notice_heading']}**", ">"] + [f"> {md(line)}  " for line in notice_text(draft).splitlines()] + [""]

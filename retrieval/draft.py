@@ -358,6 +358,7 @@ class Drafter:
         t = self.templates or load_templates()
         pd.sentences, pd.needs_review, pd.review_note = [], False, NEEDS_REVIEW
         pd.conflicts, pd.checked, pd.edited, pd.origins = [], None, False, {}
+        pd.confirmed_by = pd.confirmed_at = ""  # a rewritten point is 未確認
         support = self._supporting(pd)
         if not support:
             pd.needs_review = True

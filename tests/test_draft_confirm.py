@@ -25,6 +25,7 @@ from retrieval.ai_notice import make_notice
 from retrieval.answer_types import AnswerSentence
 
 from .support_helpers import offline_judge
+from .test_access_paths import built, index  # noqa: F401  (fixtures)
 from .test_draft_export import make_draft, speech_source
 
 
@@ -181,3 +182,26 @@ def test_docx_renders_to_pdf_with_its_header(draft, tmp_path):
         text = pypdfium2.PdfDocument(str(pdf))[0].get_textpage().get_text_range()
     text = "".join(text.split())  # the PDF's text layer spaces Latin and digits apart
     assert "機密性2情報" in text and "未確認（AI生成の下書き）" in text and "1ページ" in text
+
+
+def test_a_redrafted_point_and_its_draft_are_unconfirmed_again(built, index):
+    from retrieval.draft import Drafter
+    from retrieval.embedder import HashEmbedder
+    from retrieval.past_answers import PastAnswerFinder
+    from retrieval.text.sparse import SparseEncoder
+    from retrieval.types import Access
+
+    from .test_access_paths import DIM, searcher_for
+
+    sparse = SparseEncoder()
+    drafter = Drafter(PastAnswerFinder(searcher_for(index)), HashEmbedder(DIM), sparse, None, min_relevance=-1.0,
+                      judge=offline_judge(sparse))
+    draft = drafter.draft("行政手続法の目的について伺う。また、審査基準はどう定められているか。", Access(clearance=1, groups=["all"]))
+    assert draft.notice is not None and draft.notice.path == "template" and not draft.confirmed
+    writable = [i for i, pd in enumerate(draft.points) if not pd.needs_review]
+    assert writable
+    for i in writable:
+        confirm_point(draft, i, "suzuki")
+    drafter.redraft(draft, [writable[0]])
+    assert not draft.points[writable[0]].confirmed and not draft.confirmed
+    assert all(draft.points[i].confirmed for i in writable[1:])

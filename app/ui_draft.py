@@ -52,10 +52,10 @@ def run_draft(text: str) -> None:
     """Draft with progress; the result replaces the page's current draft."""
     try:
         check_draft_question(text, settings.limits)
-        res = shared(settings)
         with st.status("答弁案を作成しています…", expanded=True) as status:
             with resources.audit_log(settings).track(user.name, "draft", {"page": PAGE, "question": text,
                                                                           "redraft": False}) as event:
+                res = shared(settings)  # inside the record: its latency is the wait the user saw
                 draft = make_draft(res.drafter(), res.followups(), text, user.access, on_progress=status.write)
                 event.doc_ids = [s.doc_id for s in draft.sources]
                 event.parameters.update(points=len(draft.points), method=draft.method,

@@ -103,3 +103,24 @@ def test_the_governance_page_shows_the_record_from_the_index_and_users(app_env, 
     for title in ("利用者の範囲・種別", "利用業務の性格", "機密情報の学習等", "出力結果の職員判断"):
         assert title in shown
     assert {b.label for b in at.get("download_button")} == {"Word（.docx）でダウンロード", "Markdown でダウンロード"}
+
+
+def test_a_questions_recorded_latency_includes_the_wait_for_the_shared_components(ask_page, app_env, monkeypatch):
+    """利用状況's latency is what the user waited: a slow first load of the model and index counts."""
+    import time
+
+    import app.ui_common as ui_common
+
+    real = ui_common.shared
+
+    def slow(settings):
+        time.sleep(0.8)
+        return real(settings)
+
+    monkeypatch.setattr(ui_common, "shared", slow)
+    at = ask_page
+    at.chat_input[0].set_value("申請に対する審査の標準処理期間はどう定められていますか").run()
+    assert not at.exception, at.exception
+    with AuditLog(f"sqlite:///{app_env / 'var/audit.sqlite3'}") as log:
+        (event,) = log.query(action="question")
+    assert event.latency_ms >= 800

@@ -27,19 +27,6 @@ def _day(value: str | None, name: str) -> dt.date | None:
         raise click.BadParameter(f"{value} は日付として読めません（YYYY-MM-DD）。", param_hint=name) from None
 
 
-def build_report(settings: Settings, log, since: dt.date, until: dt.date, fmt: str) -> bytes:
-    """The report of [since, until] (days of ``export.timezone``) as bytes in ``fmt``."""
-    from app.auth import UserStore
-    from app.usage import within_days, zone
-    from app.usage_report import groups_from_store, render_report, usage_rows
-
-    tz = zone(settings.export.timezone)
-    events = within_days(log.query(since=since - dt.timedelta(days=1), until=until + dt.timedelta(days=1)), since, until, tz)
-    rows = usage_rows(events, groups_from_store(UserStore(settings.auth.users_file)), tz)
-    title = f"利用状況報告 {since.isoformat()}〜{until.isoformat()}（{settings.export.timezone}）"
-    return render_report(rows, fmt, title)
-
-
 @usage_group.command("report")
 @click.option("--from", "date_from", required=True, help="開始日（YYYY-MM-DD、この日を含む）")
 @click.option("--until", "date_until", required=True, help="終了日（YYYY-MM-DD、この日を含む）")
@@ -49,6 +36,7 @@ def report_command(date_from: str, date_until: str, fmt: str, out_path: Path | N
     """月別・グループ別の利用状況（質問・答弁作成・出力・回答の有無・要確認・確認・評価・応答時間）を出力します。"""
     from app.audit import open_audit_log
     from app.cli_audit import cli_user
+    from app.usage_report import build_report
 
     since, until = _day(date_from, "--from"), _day(date_until, "--until")
     if until < since:
@@ -59,7 +47,7 @@ def report_command(date_from: str, date_until: str, fmt: str, out_path: Path | N
         settings = Settings.load()
         log = open_audit_log(settings.audit)
         try:
-            data = build_report(settings, log, since, until, fmt)
+            data = build_report(settings, log, since, until, fmt)  # app.usage_report
             log.record(cli_user(settings), "export", {"command": "usage.report", "format": fmt,
                                                       "from": since.isoformat(), "until": until.isoformat()})
         finally:

@@ -91,7 +91,7 @@ st.caption("上の期間について、月別・グループ別の質問・答�
 fmt = st.radio("形式", ["xlsx", "csv", "md"], horizontal=True, key="usage_report_format",
                format_func={"xlsx": "Excel（.xlsx）", "csv": "CSV", "md": "Markdown"}.get)
 try:
-    from app.cli_usage import build_report
+    from app.usage_report import build_report
 
     report = build_report(settings, resources.audit_log(settings), since, until, fmt)
 except Exception as exc:  # noqa: BLE001

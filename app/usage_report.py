@@ -15,8 +15,9 @@ from typing import Callable, Iterable
 
 from app.audit import AuditEvent
 from app.usage import TIMEZONE, percentile
+from retrieval.settings import Settings
 
-__all__ = ["ReportRow", "COLUMNS", "FORMATS", "usage_rows", "render_report", "groups_from_store", "UNKNOWN_GROUP"]
+__all__ = ["build_report", "ReportRow", "COLUMNS", "FORMATS", "usage_rows", "render_report", "groups_from_store", "UNKNOWN_GROUP"]
 
 FORMATS = ("csv", "xlsx", "md")
 UNKNOWN_GROUP = "（利用者一覧にない）"
@@ -133,3 +134,15 @@ def render_report(rows: list[ReportRow], fmt: str, title: str) -> bytes:
         wb.save(buf)
         return buf.getvalue()
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def build_report(settings: Settings, log, since: dt.date, until: dt.date, fmt: str) -> bytes:
+    """The report of [since, until] (days of ``export.timezone``) as bytes in ``fmt``."""
+    from app.auth import UserStore
+    from app.usage import within_days, zone
+
+    tz = zone(settings.export.timezone)
+    events = within_days(log.query(since=since - dt.timedelta(days=1), until=until + dt.timedelta(days=1)), since, until, tz)
+    rows = usage_rows(events, groups_from_store(UserStore(settings.auth.users_file)), tz)
+    title = f"利用状況報告 {since.isoformat()}〜{until.isoformat()}（{settings.export.timezone}）"
+    return render_report(rows, fmt, title)

@@ -63,7 +63,7 @@ def test_a_single_day_is_a_japan_day(scripted_log, day, expected):
 
 
 def test_the_page_offers_the_periodic_report_of_its_range(scripted_log):
-    from app.cli_usage import build_report
+    from app.usage_report import build_report
     from retrieval.settings import Settings
 
     at = open_page(ADMIN, "ui_usage.py", timeout=60)

@@ -132,9 +132,11 @@ def _eval_rows(folder: Path) -> tuple[list[list[str]], dict[str, Any]]:
 
 
 def gather(settings: Settings, *, docs: dict | None, users: Any, audit: Any, reports_dir: Path,
-           index_error: str = "", embedding_path: str | None = None, now: dt.datetime | None = None) -> GovernanceReport:
+           index_error: str = "", embedding_path: str | None = None, now: dt.datetime | None = None,
+           scope: str = "") -> GovernanceReport:
     """The record from what the faces hold: ``docs`` = ``index.documents(None)`` (None with
-    ``index_error`` when the index could not be opened), ``users`` a UserStore, ``audit`` an AuditLog."""
+    ``index_error`` when the index could not be opened), ``users`` a UserStore, ``audit`` an AuditLog;
+    ``scope``: which documents ``docs`` holds when not all of them (a page counts what its viewer may read)."""
     w, L = wording(), wording()["labels"]
     now = now or dt.datetime.now(dt.timezone.utc)
     llm = settings.llm
@@ -171,6 +173,8 @@ def gather(settings: Settings, *, docs: dict | None, users: Any, audit: Any, rep
         by_type = Counter(info.doc_type for info in docs.values())
         by_level = Counter(info.confidentiality for info in docs.values())
         by_group = Counter(g for info in docs.values() for g in (info.groups or ["（なし）"]))
+        if scope:
+            index.facts.append((L["scope"], scope))
         index.facts += [(L["documents_total"], str(len(docs))),
                         (L["by_type"], _counts_line(by_type)),
                         (L["by_level"], _counts_line(by_level, lambda k: f"機密性{k}")),

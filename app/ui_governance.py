@@ -27,9 +27,11 @@ st.caption(w["intro"])
 
 try:
     res = shared(settings)
-    report = gather(settings, docs=res.index.documents(None), users=resources.user_store(settings),
+    # Counts are readable content too: the page counts what this administrator may read (the CLI, all).
+    scope = w["labels"]["scope_value"].format(clearance=user.clearance, groups="、".join(user.groups))
+    report = gather(settings, docs=res.index.documents(user.access), users=resources.user_store(settings),
                     audit=resources.audit_log(settings), reports_dir=DEFAULT_REPORTS_DIR,
-                    embedding_path=embedder_path(res.embedder))
+                    embedding_path=embedder_path(res.embedder), scope=scope)
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()

@@ -138,3 +138,16 @@ def test_cli_writes_docx_and_markdown(built, world, monkeypatch):
     assert f"**文書数**：{n}" in md
     exports = [e for e in audit.query(action="export") if e.parameters.get("command") == "governance.report"]
     assert [e.user for e in exports] == ["caio", "caio"]
+
+
+def test_a_viewers_scope_counts_only_what_they_may_read(built, index, world):
+    """What the ガバナンス page does: documents(access) with the scope stated; nothing above it counted."""
+    from retrieval.types import Access
+
+    tmp_path, users, audit, reports = world
+    access = Access(clearance=1, groups=["all"])
+    report = gather(_settings(tmp_path), docs=index.documents(access), users=users, audit=audit, reports_dir=reports,
+                    scope="テスト範囲")
+    assert set(report.figures["by_level"]) == {1} and "soumu" not in report.figures["by_group"]
+    assert report.figures["documents"] < len(built["admin_docs"])
+    assert "**集計範囲**：テスト範囲" in governance_to_markdown(report)

@@ -27,9 +27,11 @@ def marks() -> dict[str, str]:
 
 def status_line(draft: Draft) -> str:
     """「未確認（AI生成の下書き）」, or 「確認済み（確認者 NAME、YYYY-MM-DD）」."""
+    from app.draft_check import phrase
+
     if draft.confirmed:
-        return marks()["confirmed"].format(user=draft.confirmed_by, date=draft.confirmed_at[:10])
-    return marks()["unconfirmed"]
+        return phrase("confirmation.confirmed", user=draft.confirmed_by, date=draft.confirmed_at[:10])
+    return phrase("confirmation.unconfirmed")
 
 
 def highest_level(sources: list[Source]) -> int:
@@ -91,7 +93,7 @@ def write_header_footer(doc: Any, draft: Draft, sources: list[Source]) -> None:
         footer = section.footer.paragraphs[0]
         footer.text = ""
         if not draft.confirmed:
-            footer.add_run(marks()["unconfirmed"] + "　")
+            footer.add_run(status_line(draft) + "　")
         _page_field(footer)
         footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
 

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.draft_check import phrase
 from retrieval.draft_types import Draft, PointDraft
 from retrieval.errors import GyoseiError
 
@@ -45,7 +46,7 @@ def confirm_point(draft: Draft, index: int, user: str, audit: Any = None, tz: st
     """Mark 論点 ``index`` (0-based) checked by ``user``; the draft is confirmed once every point is."""
     pd = draft.points[index]
     if pd.needs_review:
-        raise ConfirmError(f"論点{index + 1}はまだ答弁案がありません（【要確認】）。答弁を書いてから確認してください。")
+        raise ConfirmError(phrase("confirmation.not_written", points=index + 1))
     pd.confirmed_by, pd.confirmed_at = user, _now(tz)
     _record(audit, user, draft, "point", index + 1)
     if all(p.confirmed for p in draft.points) and not draft.confirmed:
@@ -56,7 +57,7 @@ def confirm_draft(draft: Draft, user: str, audit: Any = None, tz: str = "Asia/To
     """Mark the whole draft (and every point not yet checked) confirmed by ``user``."""
     missing = unconfirmable(draft)
     if missing:
-        raise ConfirmError(f"論点{'、'.join(map(str, missing))}はまだ答弁案がありません（【要確認】）。答弁を書いてから確認してください。")
+        raise ConfirmError(phrase("confirmation.not_written", points="、".join(map(str, missing))))
     at = _now(tz)
     for pd in draft.points:
         if not pd.confirmed:
@@ -79,7 +80,8 @@ def record_revoked(draft: Draft, index: int, user: str, audit: Any) -> None:
 
 
 def confirmed_line(draft: Draft) -> str:
-    """「確認済み（確認者 NAME、YYYY-MM-DD）」 or 「未確認（AI生成の下書き）」 for headers and the page."""
-    if draft.confirmed:
-        return f"確認済み（確認者 {draft.confirmed_by}、{draft.confirmed_at[:10]}）"
-    return "未確認（AI生成の下書き）"
+    """「確認済み（確認者 NAME、YYYY-MM-DD）」 or 「未確認（AI生成の下書き）」 for the page (the
+    exports' header says the same: ``app.docx_office.status_line``)."""
+    from app.docx_office import status_line
+
+    return status_line(draft)

@@ -237,11 +237,11 @@ for i, pd in enumerate(draft.points, 1):
         if apply_text(draft, pd, edited, shared(settings).drafter().judge) and was_confirmed:
             record_revoked(draft, i - 1, user.name, resources.audit_log(settings))  # back to 未確認
         if pd.confirmed:
-            st.success(f"確認済み（{pd.confirmed_by}、{pd.confirmed_at[:16].replace('T', ' ')}）")
+            st.success(phrase("confirmation.point_done", user=pd.confirmed_by, at=pd.confirmed_at[:16].replace("T", " ")))
         elif pd.needs_review:
-            st.caption("答弁を書くと、この論点を確認済みにできます。")
-        elif st.button("この論点を確認済みにする", key=f"confirm_{version}_{i}",
-                       help="職員が出典と照合して内容を確認したことを記録します（監査ログに残ります）。"):
+            st.caption(phrase("confirmation.point_needs_text"))
+        elif st.button(phrase("confirmation.point_button"), key=f"confirm_{version}_{i}",
+                       help=phrase("confirmation.point_help")):
             confirm_point(draft, i - 1, user.name, resources.audit_log(settings), settings.export.timezone)
             st.rerun()
         flagged = [s for s in pd.sentences if s.flags]
@@ -286,13 +286,13 @@ with st.expander(f"出典（{len(listed)} 件）"):
     for s in listed:
         source_card(s)
 
-(status_slot.success if draft.confirmed else status_slot.warning)(f"状態：{confirmed_line(draft)}")
-st.subheader("確認")
+(status_slot.success if draft.confirmed else status_slot.warning)(phrase("confirmation.state", line=confirmed_line(draft)))
+st.subheader(phrase("confirmation.heading"))
 if draft.confirmed:
     st.success(confirmed_line(draft))
 else:
-    st.caption("すべての論点を確認すると答弁案が確認済みになります。編集すると未確認に戻ります。")
-    if st.button("答弁案全体を確認済みにする", key="confirm_draft", type="primary", disabled=bool(unconfirmable(draft))):
+    st.caption(phrase("confirmation.draft_note"))
+    if st.button(phrase("confirmation.draft_button"), key="confirm_draft", type="primary", disabled=bool(unconfirmable(draft))):
         confirm_draft(draft, user.name, resources.audit_log(settings), settings.export.timezone)
         st.rerun()
 

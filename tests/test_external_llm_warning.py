@@ -48,3 +48,4 @@ def test_pages_show_it_to_administrators(app_env, monkeypatch, user, shown):
         monkeypatch.setenv(k, v)
     at = open_page(user, "ui_style.py", timeout=60)  # a page that needs no model
     assert ("この端末の外にあります" in texts(at)) is shown
+

@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Callable
 
 from retrieval.ai_notice import NoticeContext, make_notice
 from retrieval.answer_types import AnswerSentence, Source
+from retrieval.draft_sources import check_point, number_sources
 from retrieval.llm_limit import limit_note, withheld_sources
 from retrieval.draft_style import Candidate, DraftStyle, load_draft_style, preferred_relevance, select_sentences
-from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, CheckStamp, Draft, DocumentCandidate, PastAnswer, PointDraft
+from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, Draft, DocumentCandidate, PastAnswer, PointDraft
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker, sentence_spans
@@ -52,7 +53,7 @@ from retrieval.support_judge import SupportJudge
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
-from retrieval.verify import Conflict, ContradictionChecker
+from retrieval.verify import ContradictionChecker
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -163,78 +164,6 @@ def _masked(text: str, t: Templates, ds: DraftStyle | None = None) -> str:
         if written is None or not t.usable(written):
             out[start:start + len(sentence)] = "\n" * len(sentence)
     return "".join(out)
-
-
-def number_sources(points: list[PointDraft]) -> list[Source]:
-    """Number every source of the draft once (the same chunk, the same number): cited ones in
-    the order the draft first cites them, then the other relevant past answers, documents and
-    their questions. A passage below the relevance gate for every point is not a source of the
-    draft: it gets no number (``n = 0``). Citations in the sentences are renumbered to match."""
-    registry: dict[str, Source] = {}
-
-    def reg(src: Source) -> Source:
-        kept = registry.setdefault(src.chunk_id, src)
-        if kept is not src:  # the same chunk found for another point: one source, all highlights
-            kept.highlights.extend(h for h in src.highlights if h not in kept.highlights)
-        return kept
-
-    old_number: dict[int, Source] = {}  # numbers the sentences use (provisional, per draft)
-    for pd in points:
-        for pa in pd.past_answers:
-            pa.answer = reg(pa.answer)
-            if pa.question is not None:
-                pa.question = reg(pa.question)
-        for d in pd.documents:
-            d.source = reg(d.source)
-    for src in registry.values():
-        if src.n:
-            old_number.setdefault(src.n, src)
-    order: list[Source] = []
-
-    def add(src: Source) -> None:
-        if all(src is not o for o in order):
-            order.append(src)
-
-    for pd in points:
-        for s in pd.sentences:
-            for n in s.citations:
-                if n in old_number:
-                    add(old_number[n])
-    for pd in points:
-        for src in [pa.answer for pa in pd.past_answers if pa.relevant] + [d.source for d in pd.documents if d.relevant]:
-            add(src)
-    for pd in points:
-        for src in [pa.question for pa in pd.past_answers if pa.relevant and pa.question is not None]:
-            add(src)
-    mapping = {id(src): i + 1 for i, src in enumerate(order)}
-    renumber = {n: mapping[id(src)] for n, src in old_number.items() if id(src) in mapping}
-    for pd in points:
-        for s in pd.sentences:
-            s.citations = [renumber[n] for n in s.citations if n in renumber]
-    for src in registry.values():
-        src.n = mapping.get(id(src), 0)
-    return order
-
-
-def check_point(checker: ContradictionChecker, pd: PointDraft) -> list[Conflict]:
-    """The 矛盾チェック of one point: each sentence against the point's used evidence (kept and
-    relevant past answers and documents). A sentence the drafter copied (``pd.origins``) is not
-    flagged against the very sentence it was copied from; an edited sentence has no origin.
-    Records on ``pd.checked`` what the result was computed on."""
-    evidence = pd.evidence()
-    conflicts: list[Conflict] = []
-    if not pd.needs_review and evidence and pd.sentences:
-        # One call for all sentences: the evidence sentences are embedded once.
-        for c in checker.check([s.text for s in pd.sentences], evidence):
-            origin = pd.origins.get(c.claim)
-            # The sentence it was copied from (opening and closing added) is its own source.
-            if origin and c.evidence_source is not None and c.evidence_source.chunk_id == origin[1] \
-                    and normalize(c.evidence) == origin[0]:
-                continue
-            conflicts.append(c)
-    pd.conflicts = conflicts
-    pd.checked = CheckStamp(pd.text, tuple(s.chunk_id for s in evidence), 0 if pd.needs_review else len(pd.sentences))
-    return conflicts
 
 
 class Drafter:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from prompts import load_prompt
 from retrieval.answer_llm import endpoint_of, generate
+from retrieval.followup_qa import parse_qa
 from retrieval.llm_limit import allowed, limit_note, withheld_sources
 from retrieval.answer_types import Source
 from retrieval.citation import describe_source
@@ -59,7 +60,6 @@ _DEMONSTRATIVE_RE = re.compile(
 _MIN_STANDALONE_CHARS = 20  # shorter questions rarely say what they ask about
 # Whom the question is put to (「内閣府にお聞きしますが、」): not what it is about.
 _ADDRESSEE_RE = re.compile(r"^[^、。]{1,20}に(?:お聞き|お伺い|伺い|お尋ね|質問)(?:します|いたします|をします)?が?、")
-_QA_LINE_RE = re.compile(r"^\s*(?:[-*・•]\s*)?(?:想定)?(問|答|Q|A)\s*\d*\s*[:：．.）)]\s*(.*)$")
 
 
 def speech_doc_id(issue_id: str, order: int) -> str:
@@ -388,29 +388,6 @@ def _dedupe_text(followups: list[FollowUp]) -> list[FollowUp]:
         seen.add(key)
         out.append(f)
     return out
-
-
-def parse_qa(reply: str) -> list[tuple[str, str]]:
-    """Pairs (想定問, 想定答) from lines starting 「問：」 / 「答：」 (a 問 without 答 keeps "")."""
-    pairs: list[list[str]] = []
-    current: str | None = None
-    for line in reply.splitlines():
-        m = _QA_LINE_RE.match(line)
-        if m:
-            kind, body = m.group(1), m.group(2).strip()
-            if kind in ("問", "Q"):
-                pairs.append([body, ""])
-                current = "q"
-            elif pairs:
-                pairs[-1][1] = body
-                current = "a"
-            continue
-        line = line.strip()
-        if line and pairs and current:  # a wrapped line continues the last 問 or 答
-            pairs[-1][0 if current == "q" else 1] += line
-    return [(q, a) for q, a in pairs if q and not re.fullmatch(r"[（(]?想定問[）)]?", q)]
-
-
 
 
 def _warn(warnings: list[str] | None, message: str) -> None:

@@ -1,5 +1,5 @@
 """Streamlit entry point: the sign-in gate, then the pages (質問, 答弁作成, 公用文チェック, and for administrators
-文書管理, 評価, 利用状況). Nothing but the sign-in form renders before a user is signed in.
+文書管理, 評価, 利用状況, ガバナンス). Nothing but the sign-in form renders before a user is signed in.
 
 Run: ``gyosei serve --ingest data_samples`` (what ``make run`` does: the UI comes up at once and
 indexes the samples in the background), or ``streamlit run app/Home.py`` on an existing index.
@@ -33,6 +33,7 @@ if user.is_admin:
         st.Page("ui_documents.py", title="文書管理", icon=":material/folder_open:"),
         st.Page("ui_evaluation.py", title="評価", icon=":material/bar_chart:"),
         st.Page("ui_usage.py", title="利用状況", icon=":material/monitoring:"),
+        st.Page("ui_governance.py", title="ガバナンス", icon=":material/policy:"),
     ]
 page = st.navigation(pages)
 
@@ -42,4 +43,9 @@ with st.sidebar:
         sign_out()
 
 startup_banner()  # while `gyosei serve` loads the model and indexes the samples, on every page
+if user.is_admin:
+    from app.governance import external_warning
+
+    if (warning := external_warning(settings)) is not None:  # on every administrator's page
+        st.warning(warning)
 page.run()

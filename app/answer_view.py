@@ -28,6 +28,7 @@ def print_answer(console: Console, answer: Answer) -> None:
             console.print("\n[dim]参考（関連性が基準に達しなかった資料）:[/]")
             for src in answer.sources:
                 console.print(f"[dim]  - {escape(src.label)}[/]")
+        print_notice(console, answer)
         return
     console.print("[bold]回答[/]")
     for s in answer.sentences:
@@ -46,3 +47,10 @@ def print_answer(console: Console, answer: Answer) -> None:
     total = answer.timings.get("total")
     if total is not None:
         console.print(f"\n[dim]{answer.method} / {total * 1000:.0f} ms[/]")
+    print_notice(console, answer)
+
+
+def print_notice(console: Console, answer: Answer) -> None:
+    """The AI-output notice (``retrieval.ai_notice``) under the answer."""
+    if answer.notice is not None:
+        console.print(f"\n[dim]{escape(answer.notice.text)}[/]")

@@ -147,7 +147,8 @@ class GyoseiApi:
                 "sentences": [asdict(s) for s in answer.sentences],
                 "sources": [{"n": s.n, "doc_id": s.doc_id, "chunk_id": s.chunk_id, "label": s.label, "url": s.url,
                              "text": s.text, "highlights": s.highlights} for s in answer.sources],
-                "notes": answer.notes, "warnings": answer.warnings, "timings": answer.timings}
+                "notes": answer.notes, "warnings": answer.warnings, "timings": answer.timings,
+                "notice": asdict(answer.notice) if answer.notice is not None else None}
 
     def search(self, user: User, body: dict[str, Any]) -> dict[str, Any]:
         question, filters, mode = self._question(body), _filters(body.get("filters")), _mode(body.get("mode"))

@@ -40,7 +40,7 @@ from app.audit_seal import KEYED_PREFIX, AuditSeal, Checkpoint
 from retrieval.errors import GyoseiError
 from retrieval.settings import AuditSettings
 
-ACTIONS = ("question", "draft", "export", "upload", "ingest", "delete", "sign_in", "sign_out", "feedback", "purge")
+ACTIONS = ("question", "draft", "confirm", "export", "upload", "ingest", "delete", "sign_in", "sign_out", "feedback", "purge")
 STARTED = "started"  # the outcome of the row written before an action
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 FORMATS = ("csv", "jsonl")
@@ -72,6 +72,7 @@ class AuditEvent:
         self.doc_ids = [s.doc_id for s in answer.sources]
         self.outcome = "no_answer" if answer.refused else "ok"
         self.parameters["method"] = answer.method
+        self.parameters["flagged"] = sum(1 for s in answer.sentences if s.flags)  # sentences shown as 要確認
 
 
 def utc_now() -> str:

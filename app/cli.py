@@ -52,8 +52,13 @@ def setup() -> None:
     from retrieval.nli import classifier_from_cache
     from retrieval.support_model import support_model_from_cache
 
+    from app.governance import external_warning
+
     settings = load_settings()
     _secure_storage(settings)
+    warning = external_warning(settings)
+    if warning:
+        console.print(f"[yellow]注意: {escape(warning)}[/]")
     console.print(f"CPU: {escape(detect_cpu().summary())}")
     try:
         embedder = build_embedder(settings)
@@ -376,6 +381,14 @@ main.add_command(serve_command)
 from app.cli_style import check_style_command  # noqa: E402  (the 公用文チェック)
 
 main.add_command(check_style_command)
+
+from app.cli_usage import usage_group  # noqa: E402  (the periodic usage report)
+
+main.add_command(usage_group)
+
+from app.cli_governance import governance_group  # noqa: E402  (the CAIO's record)
+
+main.add_command(governance_group)
 
 
 if __name__ == "__main__":

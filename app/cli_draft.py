@@ -69,6 +69,7 @@ def draft_command(question_file: Path, out_path: Path | None, md_path: Path | No
             event.doc_ids = [s.doc_id for s in draft.sources]
             event.outcome = "needs_review" if any(p.needs_review for p in draft.points) else "ok"
             event.parameters["method"] = draft.method
+            event.parameters["flagged"] = sum(pd.needs_review or any(s.flags for s in pd.sentences) for pd in draft.points)
     except GyoseiError as exc:
         fail(exc)
     print_draft(console, draft)
@@ -95,7 +96,11 @@ def _write(draft: Draft, out_path: Path | None, md_path: Path | None, settings: 
             else:
                 from app.factory import build_style_checker
 
-                draft_to_docx(draft, path, style=build_style_checker(settings))  # findings as Word comments
+                from app.cli_audit import cli_user
+
+                # Findings as Word comments; the CLI writes 未確認 drafts only (confirming is the page's).
+                draft_to_docx(draft, path, style=build_style_checker(settings), author=cli_user(settings),
+                              body_font=settings.export.body_font, heading_font=settings.export.heading_font)
         except PermissionError:
             fail(GyoseiError(f"{kind} {path} に書き込む権限がありません（Word で開いたままではありませんか）。"))
         except OSError as exc:
@@ -111,7 +116,9 @@ def print_draft(console: Console, draft: Draft) -> None:
 
     for warning in draft.warnings:
         console.print(f"[yellow]注意: {escape(warning)}[/]")
-    console.print("[bold]答弁案[/]")
+    if draft.notice is not None:
+        console.print(f"[dim]{escape(draft.notice.text)}[/]")
+    console.print("[bold]答弁案[/]　[red]未確認（AI生成の下書き）[/]" if not draft.confirmed else "[bold]答弁案[/]")
     for i, pd in enumerate(draft.points, 1):
         label = f"（{escape(pd.point.label)}）" if pd.point.label else ""
         mark = " [bold red]【要確認】[/]" if pd.needs_review or any(s.flags for s in pd.sentences) else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from app.draft_confirm import revoke
 from retrieval.answer_types import AnswerSentence
 from retrieval.draft_types import REVIEW_TEXTS, Draft, PointDraft
 from retrieval.support_judge import SupportJudge
@@ -47,11 +48,12 @@ def apply_text(draft: Draft, pd: PointDraft, text: str, judge: SupportJudge) -> 
 
     A sentence left as drafted keeps its verdict (a template sentence wraps a quote in fixed
     phrases); every other cited sentence is judged against the passages it cites. The point
-    is then ``edited``."""
+    is then ``edited`` and, if it had been confirmed, 未確認 again (with the whole draft)."""
     text = text.strip()
     if text == pd.text.strip():
         return False
     pd.edited = True
+    revoke(draft, pd)  # a changed point is 未確認 again, and so is the draft
     if not text or text in REVIEW_TEXTS:
         pd.sentences, pd.needs_review = [], True
         return True

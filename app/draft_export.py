@@ -20,8 +20,10 @@ import datetime as dt
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from app.docx_office import marks, set_properties, source_numbers, write_header_footer
 from app.draft_check import check_status
 from app.safe_text import md_inline, safe_url
+from retrieval.ai_notice import make_notice
 from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, AnswerSentence, Source
 from retrieval.draft_types import Draft, FollowUp, PointDraft
 from retrieval.verify import Conflict
@@ -29,7 +31,7 @@ from retrieval.verify import Conflict
 if TYPE_CHECKING:
     from retrieval.style import Finding, StyleChecker
 
-__all__ = ["draft_to_docx", "draft_to_markdown", "listed_sources", "source_line", "REVIEW_MARK", "COMMENT_AUTHOR",
+__all__ = ["draft_to_docx", "draft_to_markdown", "listed_sources", "numbered_sources", "notice_text", "source_line", "REVIEW_MARK", "COMMENT_AUTHOR",
            "style_comment"]
 
 REVIEW_MARK = "【要確認】"
@@ -62,10 +64,10 @@ def _meta(draft: Draft) -> list[str]:
 
 def _point_title(i: int, pd: PointDraft) -> str:
     label = f"（{pd.point.label}）" if pd.point.label else ""
-    marks = REVIEW_MARK if _needs_review(pd) else ""
+    flags = REVIEW_MARK if _needs_review(pd) else ""
     if check_status(pd).state == "found":
-        marks += "【矛盾の可能性あり】"
-    return f"論点{i}{label}{marks}"
+        flags += "【矛盾の可能性あり】"
+    return f"論点{i}{label}{flags}"
 
 
 def listed_sources(draft: Draft) -> list[Source]:
@@ -88,11 +90,31 @@ def _needs_review(pd: PointDraft) -> bool:
     return pd.needs_review or any(s.flags for s in pd.sentences)
 
 
-def _sentence(s: AnswerSentence) -> tuple[str, str, str]:
-    """(text, citation marks, review note) of one draft sentence."""
-    marks = "".join(f"[{n}]" for n in s.citations)
+def _sentence(s: AnswerSentence, numbers: dict[int, int] | None = None) -> tuple[str, str, str]:
+    """(text, citation marks, review note) of one draft sentence; ``numbers`` maps the draft's
+    source numbers to the export's (one per distinct document)."""
+    cited = list(dict.fromkeys((numbers or {}).get(n, n) for n in s.citations))
+    cites = "".join(f"[{n}]" for n in cited)
     note = f"{REVIEW_MARK[:-1]}：{'、'.join(s.flag_notes(FLAG_NOTES))}】" if s.flags else ""
-    return s.text, marks, note
+    return s.text, cites, note
+
+
+def notice_text(draft: Draft) -> str:
+    """The AI-output notice the draft carries (``retrieval.ai_notice``)."""
+    return (draft.notice or make_notice("draft", draft.method)).text
+
+
+def numbered_sources(draft: Draft) -> list[tuple[int, Source]]:
+    """(export number, source) once per distinct document, in the order of ``listed_sources``."""
+    numbers = source_numbers(listed_sources(draft))
+    seen: set[int] = set()
+    out = []
+    for src in listed_sources(draft):
+        n = numbers.get(src.n, src.n)
+        if n not in seen:
+            seen.add(n)
+            out.append((n, src))
+    return out
 
 
 def source_line(src: Source, markdown: bool = False) -> str:
@@ -122,7 +144,7 @@ def _evidence_name(draft: Draft, src: Source | None) -> str:
         return ""
     numbered = draft.source(src.n) if src.n else None
     if numbered is not None and numbered.chunk_id == src.chunk_id:
-        return f"[{src.n}] {numbered.label}"
+        return f"[{source_numbers(listed_sources(draft)).get(src.n, src.n)}] {numbered.label}"
     return src.label
 
 
@@ -144,59 +166,6 @@ def _followup_lines(f: FollowUp, markdown: bool = False) -> list[tuple[str, str]
     return rows
 
 
-# -- Markdown --------------------------------------------------------------------------------------
-
-
-def draft_to_markdown(draft: Draft) -> str:
-    """The draft as Markdown (same sections as the Word document). Every text that comes from a
-    document or the question is escaped (``app.safe_text.md_inline``): no HTML, link or image in
-    it survives, and only http(s) URLs are given."""
-    md = md_inline
-    out: list[str] = ["# 答弁案", ""]
-    out += [f"- {md(line)}" for line in _meta(draft)] + [""]
-    review = [i for i, pd in enumerate(draft.points, 1) if _needs_review(pd)]
-    if review:
-        out += [f"> **{REVIEW_MARK}** 論点{'、'.join(map(str, review))}は担当者の確認が必要です。", ""]
-    for w in draft.warnings:
-        out += [f"> **注意**：{md(w)}", ""]
-    out += ["## 質問", ""] + [f"> {md(line)}" if line.strip() else ">" for line in draft.question.strip().splitlines()] + [""]
-    out += ["## 答弁", ""]
-    for i, pd in enumerate(draft.points, 1):
-        out += [f"### {md(_point_title(i, pd))}", "", f"**問**　{md(pd.point.text)}", ""]
-        if pd.needs_review:
-            out += [f"**答**　**{pd.text}**", ""]
-        else:
-            body = "".join(md(t) + m + (f"**{n}**" if n else "") for t, m, n in map(_sentence, pd.sentences))
-            out += [f"**答**　{body}", ""]
-        past = [pa for pa in pd.past_answers if pa.used]
-        if past:
-            out += ["参考（過去の答弁）：", ""] + [f"- {source_line(pa.answer, markdown=True)}" for pa in past] + [""]
-    out += ["## 出典", ""]
-    out += [f"[{s.n}] {source_line(s, markdown=True)}  " for s in listed_sources(draft)] or ["（出典なし）"]
-    out += ["", "## 矛盾チェック", ""]
-    out += [f"- 論点{i}：{md(check_status(pd).line)}" for i, pd in enumerate(draft.points, 1)] + [""]
-    conflicts = _conflicts(draft)
-    if conflicts:
-        out += ["| 論点 | 答弁案の文 | 過去の答弁・資料の文 | 理由 |", "| --- | --- | --- | --- |"]
-        for i, c in conflicts:
-            evidence = md(c.evidence) + (f"<br>（{md(_evidence_name(draft, c.evidence_source))}）" if c.evidence_source else "")
-            reason = md(f"{CONFLICT_LABELS.get(c.kind, c.kind)}：{c.reason}")
-            out.append(f"| 論点{i} | {md(c.claim)} | {evidence} | {reason} |")
-    out += ["", "## 再質問予測", ""]
-    if not any(pd.followups for pd in draft.points):
-        out.append("類似する過去のやり取りは見つかりませんでした。")
-    for i, pd in enumerate(draft.points, 1):
-        if not pd.followups:
-            continue
-        out += [f"### 論点{i}", ""]
-        for f in pd.followups:
-            rows = _followup_lines(f, markdown=True)
-            out.append(f"- **{rows[0][0]}**　{rows[0][1]}")
-            out += [f"  - {cap}：{text}" if cap else f"  - {text}" for cap, text in rows[1:]]
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
-
-
 # -- Word ------------------------------------------------------------------------------------------
 
 
@@ -215,20 +184,22 @@ def _set_fonts(rpr: Any, font: str) -> None:
         rfonts.set(qn(attr), font)
 
 
-def _prepare(doc: Any) -> None:
+def _prepare(doc: Any, body_font: str = BODY_FONT, heading_font: str = HEADING_FONT) -> None:
     from docx.oxml.ns import qn
     from docx.shared import Mm, Pt, RGBColor
 
     defaults = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
-    _set_fonts(defaults, BODY_FONT)
+    _set_fonts(defaults, body_font)
     lang = defaults.find(qn("w:lang"))
     if lang is not None:
         lang.set(qn("w:eastAsia"), "ja-JP")
     for name in ("Normal", "Heading 1", "Heading 2", "Heading 3"):
         style = doc.styles[name]
-        _set_fonts(style.element.get_or_add_rPr(), BODY_FONT if name == "Normal" else HEADING_FONT)
+        _set_fonts(style.element.get_or_add_rPr(), body_font if name == "Normal" else heading_font)
         if name != "Normal":
             style.font.color.rgb = RGBColor(0, 0, 0)
+            style.font.bold = True
+            style.font.size = Pt({"Heading 1": 14, "Heading 2": 12}.get(name, 11))
     doc.styles["Normal"].font.size = Pt(10.5)
     for section in doc.sections:  # A4 portrait, the usual margins of government documents
         section.page_width, section.page_height = Mm(210), Mm(297)
@@ -281,12 +252,13 @@ def _comment_ranges(pd: PointDraft, style: StyleChecker) -> list[tuple[int, int,
     return ranges
 
 
-def _answer_runs(doc: Any, answer: Any, pd: PointDraft, style: StyleChecker | None) -> None:
+def _answer_runs(doc: Any, answer: Any, pd: PointDraft, style: StyleChecker | None,
+                 numbers: dict[int, int] | None = None) -> None:
     """The 答's sentences as runs: citation marks superscript, review notes in red, and each
     公用文チェック finding as a Word comment on exactly the runs of its span."""
     ranges = _comment_ranges(pd, style) if style is not None else []
     pos = 0
-    for sentence, (text, marks, note) in zip(pd.sentences, map(_sentence, pd.sentences)):
+    for sentence, (text, cites, note) in zip(pd.sentences, (_sentence(x, numbers) for x in pd.sentences)):
         cuts = sorted({0, len(text)} | {min(max(x - pos, 0), len(text)) for a, b, _ in ranges for x in (a, b)})
         runs = []
         for a, b in zip(cuts, cuts[1:]):
@@ -297,23 +269,29 @@ def _answer_runs(doc: Any, answer: Any, pd: PointDraft, style: StyleChecker | No
             if covered:
                 doc.add_comment(covered, text=comment, author=COMMENT_AUTHOR, initials="公")
         pos += len(text)
-        if marks:
-            answer.add_run(marks).font.superscript = True
-            pos += len(marks)
+        if cites:
+            answer.add_run(cites).font.superscript = True
+        pos += sum(len(f"[{n}]") for n in sentence.citations)  # offsets are into ``pd.text`` (draft numbers)
         if note:
             r = answer.add_run(note)
             r.bold, r.font.color.rgb = True, _red()
 
 
-def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: StyleChecker | None = None) -> None:
+def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: StyleChecker | None = None, *,
+                  author: str = "gyosei-rag", body_font: str = BODY_FONT, heading_font: str = HEADING_FONT) -> None:
     """Write the draft as a Word document to a path or a binary stream; with ``style``, the
-    公用文チェック's findings in each 答 become Word comments at their spans."""
+    公用文チェック's findings in each 答 become Word comments at their spans. ``author``: the
+    signed-in user (the document's core properties); the header carries the 機密性 marking and
+    the confirmation state, the footer the state and page numbers (``app.docx_office``)."""
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
     doc = Document()
-    _prepare(doc)
+    _prepare(doc, body_font, heading_font)
+    numbers = source_numbers(listed_sources(draft))
+    set_properties(doc, author)
+    write_header_footer(doc, draft, listed_sources(draft))
     title = _para(doc, ("答弁案", {"bold": True, "size": 16}))
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     for line in _meta(draft):
@@ -323,6 +301,9 @@ def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: S
         _para(doc, (f"{REVIEW_MARK}論点{'、'.join(map(str, review))}は担当者の確認が必要です。", {"bold": True, "red": True}))
     for w in draft.warnings:
         _para(doc, ("注意：", {"bold": True}), w)
+    _para(doc, (marks()["notice_heading"], {"bold": True, "size": 9}))
+    for line in notice_text(draft).splitlines():
+        _para(doc, (line, {"size": 9}))
 
     doc.add_heading("質問", level=1)
     for line in draft.question.strip().splitlines():
@@ -339,7 +320,7 @@ def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: S
             r.bold = True
             r.font.color.rgb = _red()
         if not pd.needs_review:
-            _answer_runs(doc, answer, pd, style)
+            _answer_runs(doc, answer, pd, style, numbers)
         past = [pa for pa in pd.past_answers if pa.used]
         if past:
             _para(doc, ("参考（過去の答弁）", {"bold": True, "size": 9}))
@@ -347,11 +328,11 @@ def draft_to_docx(draft: Draft, path_or_stream: str | Path | IO[bytes], style: S
                 _para(doc, ("・" + source_line(pa.answer), {"size": 9}))
 
     doc.add_heading("出典", level=1)
-    listed = listed_sources(draft)
+    listed = numbered_sources(draft)
     if not listed:
         _para(doc, "（出典なし）")
-    for s in listed:
-        p = _para(doc, (f"[{s.n}] ", {"bold": True}), source_line(s))
+    for n, s in listed:
+        p = _para(doc, (f"[{n}] ", {"bold": True}), source_line(s))
         p.paragraph_format.left_indent = Pt(21)
         p.paragraph_format.first_line_indent = Pt(-21)
 
@@ -402,3 +383,10 @@ def _red() -> Any:
     from docx.shared import RGBColor
 
     return RGBColor(0xC0, 0, 0)
+
+
+def draft_to_markdown(draft: Draft) -> str:
+    """The draft as Markdown (``app.draft_markdown``; kept here for the callers of this module)."""
+    from app.draft_markdown import draft_to_markdown as to_markdown
+
+    return to_markdown(draft)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from retrieval.ai_notice import NoticeContext
 from retrieval.answer import Answerer
 from retrieval.embedder import Embedder, embedder_from_settings
 from retrieval.llm import chat_model_from_settings
@@ -56,7 +57,13 @@ def build_answerer(settings: Settings, embedder: Embedder, index: Index) -> Answ
         if settings.llm.expand_queries:
             timeout = min(settings.llm.timeout_s, 15.0)
             expand = lambda question: expand_query(question, chat_model, timeout)  # noqa: E731
-    return Answerer(searcher, embedder, scorer, settings.answer, llm=llm, expand=expand)
+    return Answerer(searcher, embedder, scorer, settings.answer, llm=llm, expand=expand,
+                    notice=notice_context(settings), llm_limit=settings.llm_limit)
+
+
+def notice_context(settings: Settings) -> NoticeContext:
+    """What the AI-output notice of answers and drafts says about the model in use."""
+    return NoticeContext.from_settings(settings.llm, settings.export.timezone)
 
 
 def build_checker(settings: Settings, embedder: Embedder, sparse: SparseEncoder) -> "ContradictionChecker":
@@ -67,7 +74,7 @@ def build_checker(settings: Settings, embedder: Embedder, sparse: SparseEncoder)
 
     chat_model = chat_model_from_settings(settings.llm)
     judge = LLMJudge(chat_model) if chat_model is not None else classifier_from_cache(embedder, settings.embedding.cache_dir)
-    return ContradictionChecker(embedder, sparse, judge)
+    return ContradictionChecker(embedder, sparse, judge, nli_limit=settings.llm_limit if chat_model is not None else None)
 
 
 def build_style_checker(settings: Settings, *, vertical: bool = False) -> "StyleChecker":
@@ -89,7 +96,8 @@ def build_drafter(settings: Settings, embedder: Embedder, index: Index) -> "Draf
                    judge=build_support_judge(settings, embedder, searcher.sparse),
                    min_relevance=settings.answer.min_relevance, llm_timeout_s=settings.llm.timeout_s,
                    style=build_style_checker(settings) if settings.style.auto_fix_drafts else None,
-                   gate=gate_from_settings(settings.answer))
+                   gate=gate_from_settings(settings.answer), notice=notice_context(settings),
+                   llm_limit=settings.llm_limit)
 
 
 def build_followups(settings: Settings, embedder: Embedder, index: Index) -> "FollowUpMiner":
@@ -99,4 +107,4 @@ def build_followups(settings: Settings, embedder: Embedder, index: Index) -> "Fo
 
     return FollowUpMiner(build_searcher(settings, embedder, index), chat_model=chat_model_from_settings(settings.llm),
                          timeout_s=settings.llm.timeout_s, min_similarity=settings.answer.min_relevance,
-                         gate=gate_from_settings(settings.answer))
+                         gate=gate_from_settings(settings.answer), llm_limit=settings.llm_limit)

@@ -49,6 +49,8 @@ def show_answer(answer: Answer, turn: int) -> None:
         st.caption(md_inline(note))
     for warning in answer.warnings:
         st.warning(warning)
+    if answer.notice is not None:  # the AI-output notice (retrieval.ai_notice), on every answer
+        st.caption("  \n".join(md_inline(line) for line in answer.notice.lines))
     if answer.refused:
         st.info(answer.text)
         if answer.gate_reason:
@@ -141,11 +143,12 @@ def ask(question: str) -> None:
         started = time.perf_counter()
         try:
             check_query(ctx.searched, settings.limits)
-            res = shared(settings)
             with resources.audit_log(settings).track(user.name, "question", {
                 "page": PAGE, "question": question, "searched": ctx.searched, "carried": ctx.carried,
                 "filters": asdict(filters), "mode": mode, "access": asdict(user.access),
             }) as event:
+                # Inside the record: its latency is the wait the user saw, a first model load included.
+                res = shared(settings)
                 answer = res.answerer.answer(ctx.searched, user.access, filters, mode, on_delta=on_delta)
                 event.note_answer(answer)
             notice = partial_index_notice()

@@ -13,6 +13,7 @@ import time
 import streamlit as st
 
 from app import resources
+from app.draft_confirm import confirm_draft, confirm_point, confirmed_line, record_revoked, unconfirmable
 from app.draft_check import CheckCache, check_status, phrase, recheck, recheck_all
 from app.draft_edit import apply_choices, apply_text, choices_of, points_to_redraft
 from app.draft_export import CONFLICT_LABELS, draft_to_docx, draft_to_markdown, listed_sources
@@ -51,13 +52,14 @@ def run_draft(text: str) -> None:
     """Draft with progress; the result replaces the page's current draft."""
     try:
         check_draft_question(text, settings.limits)
-        res = shared(settings)
         with st.status("答弁案を作成しています…", expanded=True) as status:
             with resources.audit_log(settings).track(user.name, "draft", {"page": PAGE, "question": text,
                                                                           "redraft": False}) as event:
+                res = shared(settings)  # inside the record: its latency is the wait the user saw
                 draft = make_draft(res.drafter(), res.followups(), text, user.access, on_progress=status.write)
                 event.doc_ids = [s.doc_id for s in draft.sources]
-                event.parameters.update(points=len(draft.points), method=draft.method)
+                event.parameters.update(points=len(draft.points), method=draft.method,
+                                        flagged=sum(pd.needs_review or any(s.flags for s in pd.sentences) for pd in draft.points))
             notice = partial_index_notice()
             if notice:
                 draft.warnings.append(notice)
@@ -179,6 +181,9 @@ if notice:
     st.success(notice)
 for w in draft.warnings:
     st.warning(w)
+if draft.notice is not None:  # the AI-output notice (retrieval.ai_notice)
+    st.caption("  \n".join(md_inline(line) for line in draft.notice.lines))
+status_slot = st.empty()  # the confirmation state, filled in once this run's edits are applied
 st.markdown("\n".join(f"{i}. **{md_inline(pd.point.label or '論点')}** — {md_inline(pd.point.text)}"
                       for i, pd in enumerate(draft.points, 1)))
 
@@ -228,7 +233,17 @@ for i, pd in enumerate(draft.points, 1):
         if text_key not in st.session_state:  # the first text; fixes and edits then live in the state
             st.session_state[text_key] = state["initial"][i - 1]
         edited = st.text_area(title, height=220, key=text_key, label_visibility="collapsed")
-        apply_text(draft, pd, edited, shared(settings).drafter().judge)
+        was_confirmed = pd.confirmed or draft.confirmed
+        if apply_text(draft, pd, edited, shared(settings).drafter().judge) and was_confirmed:
+            record_revoked(draft, i - 1, user.name, resources.audit_log(settings))  # back to 未確認
+        if pd.confirmed:
+            st.success(phrase("confirmation.point_done", user=pd.confirmed_by, at=pd.confirmed_at[:16].replace("T", " ")))
+        elif pd.needs_review:
+            st.caption(phrase("confirmation.point_needs_text"))
+        elif st.button(phrase("confirmation.point_button"), key=f"confirm_{version}_{i}",
+                       help=phrase("confirmation.point_help")):
+            confirm_point(draft, i - 1, user.name, resources.audit_log(settings), settings.export.timezone)
+            st.rerun()
         flagged = [s for s in pd.sentences if s.flags]
         if pd.needs_review or flagged:
             st.warning("\n".join(["【要確認】出典のない文、または裏付けの弱い文があります。"]
@@ -271,12 +286,23 @@ with st.expander(f"出典（{len(listed)} 件）"):
     for s in listed:
         source_card(s)
 
+(status_slot.success if draft.confirmed else status_slot.warning)(phrase("confirmation.state", line=confirmed_line(draft)))
+st.subheader(phrase("confirmation.heading"))
+if draft.confirmed:
+    st.success(confirmed_line(draft))
+else:
+    st.caption(phrase("confirmation.draft_note"))
+    if st.button(phrase("confirmation.draft_button"), key="confirm_draft", type="primary", disabled=bool(unconfirmable(draft))):
+        confirm_draft(draft, user.name, resources.audit_log(settings), settings.export.timezone)
+        st.rerun()
+
 st.subheader("ダウンロード")
 
 buf = io.BytesIO()
 recheck_all(draft, checker, cache)  # an export states a result only for the text it was computed on
 try:
-    draft_to_docx(draft, buf, style=style_checker)
+    draft_to_docx(draft, buf, style=style_checker, author=user.name, body_font=settings.export.body_font,
+                  heading_font=settings.export.heading_font)
     markdown = draft_to_markdown(draft)
 except Exception as exc:  # noqa: BLE001
     show_error(exc)

@@ -19,11 +19,13 @@ import datetime as dt
 import time
 from typing import Callable, Protocol, Sequence
 
+from retrieval.ai_notice import NoticeContext, make_notice
 from retrieval.answer_types import NO_ANSWER, Answer, AnswerSentence, Source
 from retrieval.attribution import attribute, max_qualifiers, provision_of, qualifier_pattern
 from retrieval.citation import describe_source
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
+from retrieval.llm_limit import limit_note, withheld_sources
 from retrieval.relevance import RelevanceGate, judged_text
 from retrieval.extractive import SentencePicker, Span, contiguous, with_qualifiers
 from retrieval.search import Searcher
@@ -50,6 +52,9 @@ class Answerer:
         settings: AnswerSettings | None = None,
         llm: GeneratesAnswers | None = None,
         expand: Callable[[str], list[str]] | None = None,
+        *,
+        notice: NoticeContext | None = None,
+        llm_limit: int | None = None,
     ) -> None:
         self.searcher = searcher
         self.embedder = embedder
@@ -57,6 +62,8 @@ class Answerer:
         self.settings = settings or AnswerSettings()
         self.llm = llm
         self.expand = expand  # optional LLM query expansion (keywords for the sparse side)
+        self.notice = notice or NoticeContext()  # what the AI-output notice says about the model
+        self.llm_limit = llm_limit  # the highest 機密性 a passage sent to the LLM may have (None: no limit)
         self.picker = SentencePicker(embedder, scorer.sparse.terms, max_sentences=self.settings.max_sentences)
         self.gate = gate_from_settings(self.settings)
 
@@ -71,7 +78,13 @@ class Answerer:
         today: dt.date | None = None,
         use_llm: bool = True,
     ) -> Answer:
-        """The cited answer to ``question`` from what ``access`` may read."""
+        """The cited answer to ``question`` from what ``access`` may read, with its AI notice."""
+        result = self._answer(question, access, filters, mode, on_delta=on_delta, today=today, use_llm=use_llm)
+        result.notice = make_notice("answer", result.method, self.notice)
+        return result
+
+    def _answer(self, question: str, access: Access, filters: Filters | None, mode: SearchMode | str, *,
+                on_delta: Callable[[str], None] | None, today: dt.date | None, use_llm: bool) -> Answer:
         started = time.perf_counter()
         plan = self.searcher.plan(question, filters, today)
         if self.expand is not None and use_llm:
@@ -94,7 +107,10 @@ class Answerer:
             return Answer(question, [], closest, "none", refused=True, notes=notes, timings=timings, gate_reason=judged.reason)
 
         warnings: list[str] = []
-        if self.llm is not None and use_llm:
+        withheld = withheld_sources([h for h, _ in relevant], self.llm_limit) if self.llm is not None and use_llm else []
+        if withheld:  # a passage above the limit never reaches the model: extractive, and why
+            warnings.append(limit_note("answer", withheld, self.llm_limit))
+        elif self.llm is not None and use_llm:
             sources = [hit_source(h, r, i + 1) for i, (h, r) in enumerate(relevant)]
             try:
                 result = self.llm.answer(question, sources, on_delta)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from retrieval.ai_notice import AINotice
+
 NO_ANSWER = "該当する資料が見つかりませんでした。"
 
 # Sentence flags (why a sentence must not be shown as grounded).
@@ -89,6 +91,7 @@ class Answer:
     notes: list[str] = field(default_factory=list)  # Japanese, e.g. which date filter a phrase set
     timings: dict[str, float] = field(default_factory=dict)
     gate_reason: str = ""  # Japanese: why the relevance gate refused (retrieval.relevance)
+    notice: AINotice | None = None  # the AI-output notice (retrieval.ai_notice), set by the Answerer
 
     @property
     def text(self) -> str:

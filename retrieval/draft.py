@@ -36,9 +36,12 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Callable
 
+from retrieval.ai_notice import NoticeContext, make_notice
 from retrieval.answer_types import AnswerSentence, Source
+from retrieval.draft_sources import check_point, number_sources
+from retrieval.llm_limit import limit_note, withheld_sources
 from retrieval.draft_style import Candidate, DraftStyle, load_draft_style, preferred_relevance, select_sentences
-from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, CheckStamp, Draft, DocumentCandidate, PastAnswer, PointDraft
+from retrieval.draft_types import NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE, Draft, DocumentCandidate, PastAnswer, PointDraft
 from retrieval.embedder import Embedder
 from retrieval.errors import LLMError
 from retrieval.extractive import SentencePicker, sentence_spans
@@ -50,7 +53,7 @@ from retrieval.support_judge import SupportJudge
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 from retrieval.types import Access
-from retrieval.verify import Conflict, ContradictionChecker
+from retrieval.verify import ContradictionChecker
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -163,78 +166,6 @@ def _masked(text: str, t: Templates, ds: DraftStyle | None = None) -> str:
     return "".join(out)
 
 
-def number_sources(points: list[PointDraft]) -> list[Source]:
-    """Number every source of the draft once (the same chunk, the same number): cited ones in
-    the order the draft first cites them, then the other relevant past answers, documents and
-    their questions. A passage below the relevance gate for every point is not a source of the
-    draft: it gets no number (``n = 0``). Citations in the sentences are renumbered to match."""
-    registry: dict[str, Source] = {}
-
-    def reg(src: Source) -> Source:
-        kept = registry.setdefault(src.chunk_id, src)
-        if kept is not src:  # the same chunk found for another point: one source, all highlights
-            kept.highlights.extend(h for h in src.highlights if h not in kept.highlights)
-        return kept
-
-    old_number: dict[int, Source] = {}  # numbers the sentences use (provisional, per draft)
-    for pd in points:
-        for pa in pd.past_answers:
-            pa.answer = reg(pa.answer)
-            if pa.question is not None:
-                pa.question = reg(pa.question)
-        for d in pd.documents:
-            d.source = reg(d.source)
-    for src in registry.values():
-        if src.n:
-            old_number.setdefault(src.n, src)
-    order: list[Source] = []
-
-    def add(src: Source) -> None:
-        if all(src is not o for o in order):
-            order.append(src)
-
-    for pd in points:
-        for s in pd.sentences:
-            for n in s.citations:
-                if n in old_number:
-                    add(old_number[n])
-    for pd in points:
-        for src in [pa.answer for pa in pd.past_answers if pa.relevant] + [d.source for d in pd.documents if d.relevant]:
-            add(src)
-    for pd in points:
-        for src in [pa.question for pa in pd.past_answers if pa.relevant and pa.question is not None]:
-            add(src)
-    mapping = {id(src): i + 1 for i, src in enumerate(order)}
-    renumber = {n: mapping[id(src)] for n, src in old_number.items() if id(src) in mapping}
-    for pd in points:
-        for s in pd.sentences:
-            s.citations = [renumber[n] for n in s.citations if n in renumber]
-    for src in registry.values():
-        src.n = mapping.get(id(src), 0)
-    return order
-
-
-def check_point(checker: ContradictionChecker, pd: PointDraft) -> list[Conflict]:
-    """The 矛盾チェック of one point: each sentence against the point's used evidence (kept and
-    relevant past answers and documents). A sentence the drafter copied (``pd.origins``) is not
-    flagged against the very sentence it was copied from; an edited sentence has no origin.
-    Records on ``pd.checked`` what the result was computed on."""
-    evidence = pd.evidence()
-    conflicts: list[Conflict] = []
-    if not pd.needs_review and evidence and pd.sentences:
-        # One call for all sentences: the evidence sentences are embedded once.
-        for c in checker.check([s.text for s in pd.sentences], evidence):
-            origin = pd.origins.get(c.claim)
-            # The sentence it was copied from (opening and closing added) is its own source.
-            if origin and c.evidence_source is not None and c.evidence_source.chunk_id == origin[1] \
-                    and normalize(c.evidence) == origin[0]:
-                continue
-            conflicts.append(c)
-    pd.conflicts = conflicts
-    pd.checked = CheckStamp(pd.text, tuple(s.chunk_id for s in evidence), 0 if pd.needs_review else len(pd.sentences))
-    return conflicts
-
-
 class Drafter:
     """Drafts Diet answers for one configuration; ``access`` is required on every call.
 
@@ -251,8 +182,11 @@ class Drafter:
                  min_relevance: float = DEFAULT_MIN_RELEVANCE, past_answers: int = 5, documents: int = 3, max_sentences: int = 3,
                  llm_timeout_s: float = 120.0, templates: Templates | None = None,
                  style: StyleChecker | None = None, gate: RelevanceGate | None = None,
-                 draft_style: DraftStyle | None = None) -> None:
+                 draft_style: DraftStyle | None = None, notice: NoticeContext | None = None,
+                 llm_limit: int | None = None) -> None:
         self.finder = finder
+        self.notice = notice or NoticeContext()  # what the AI-output notice says about the model
+        self.llm_limit = llm_limit  # the highest 機密性 a passage sent to the LLM may have (None: no limit)
         self.embedder = embedder
         self.sparse = sparse
         self.checker = checker
@@ -322,10 +256,11 @@ class Drafter:
                 check_point(self.checker, pd)
         if on_progress is not None:
             on_progress("答弁案を作成しました", total, total)
-        return Draft(question=question_text, analysis=analysis, points=points, sources=sources,
-                     method="llm" if "llm" in methods else "template",
+        method = "llm" if "llm" in methods else "template"
+        return Draft(question=question_text, analysis=analysis, points=points, sources=sources, method=method,
                      warnings=warnings, timings={"search": searched - started, "draft": drafted - searched,
-                                                 "total": time.perf_counter() - started})
+                                                 "total": time.perf_counter() - started},
+                     notice=make_notice("draft", method, self.notice))
 
     def redraft(self, draft: Draft, points: list[int]) -> Draft:
         """Draft again only the points at the (0-based) indices ``points``, from their candidates
@@ -333,13 +268,16 @@ class Drafter:
         their text, edits included; sources are renumbered once for the whole draft and every
         point's citations follow, so an edited point still cites the same passages."""
         started = time.perf_counter()
-        for i in points:
-            self._draft_point(draft.points[i], i + 1, draft.warnings)
+        methods = {self._draft_point(draft.points[i], i + 1, draft.warnings) for i in points}
+        if "llm" in methods:
+            draft.method = "llm"
         draft.sources = number_sources(draft.points)
         for i in points:
             if self.checker is not None:
                 check_point(self.checker, draft.points[i])
         draft.timings["redraft"] = time.perf_counter() - started
+        draft.notice = make_notice("draft", draft.method, self.notice)
+        draft.confirmed_by = draft.confirmed_at = ""  # rewritten points: the draft is 未確認 again
         return draft
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -349,12 +287,16 @@ class Drafter:
         t = self.templates or load_templates()
         pd.sentences, pd.needs_review, pd.review_note = [], False, NEEDS_REVIEW
         pd.conflicts, pd.checked, pd.edited, pd.origins = [], None, False, {}
+        pd.confirmed_by = pd.confirmed_at = ""  # a rewritten point is 未確認
         support = self._supporting(pd)
         if not support:
             pd.needs_review = True
             return "template"
         method = "template"
-        if self.llm is not None:
+        withheld = withheld_sources(support, self.llm_limit) if self.llm is not None else []
+        if withheld:  # never sent: this point is drafted from the templates, and says why
+            warnings.append(limit_note("draft", withheld, self.llm_limit, point=number))
+        elif self.llm is not None:
             try:
                 pd.sentences = self._llm_sentences(pd.point, t.topic_of(pd.point), support)
                 method = "llm"

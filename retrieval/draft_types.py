@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from retrieval.ai_notice import AINotice
 from retrieval.answer_types import AnswerSentence, Source
 from retrieval.question_analysis import Point, QuestionAnalysis
 from retrieval.verify import Conflict
@@ -22,6 +23,8 @@ NEEDS_REVIEW = "【要確認】この論点について、過去の答弁や根�
 NEEDS_REVIEW_NO_SENTENCE = ("【要確認】この論点について、関連する過去の答弁・根拠資料はありますが、答弁案に使える文を"
                             "選べませんでした。チェックした候補を参照して担当者が作成してください。")
 REVIEW_TEXTS = (NEEDS_REVIEW, NEEDS_REVIEW_NO_SENTENCE)
+STATUS_UNCONFIRMED = "未確認"
+STATUS_CONFIRMED = "確認済み"
 
 
 @dataclass
@@ -111,6 +114,14 @@ class PointDraft:
     # Drafted sentence text -> (the normalized sentence it was copied from, that chunk id): the
     # 矛盾チェック does not flag a copied sentence against its own original.
     origins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # An official's confirmation of this point (app.draft_confirm): who and when (ISO 8601);
+    # empty: 未確認. Any change of the text returns it to 未確認.
+    confirmed_by: str = ""
+    confirmed_at: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.confirmed_by)
 
     @property
     def text(self) -> str:
@@ -140,6 +151,20 @@ class Draft:
     method: str  # "template" | "llm"
     warnings: list[str] = field(default_factory=list)  # Japanese, for the drafter
     timings: dict[str, float] = field(default_factory=dict)
+    notice: AINotice | None = None  # the AI-output notice (retrieval.ai_notice), set by the Drafter
+    # The official who confirmed the whole draft, and when (ISO 8601); empty: 未確認 (a draft
+    # written by the system always starts so; editing any point returns it to 未確認).
+    confirmed_by: str = ""
+    confirmed_at: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.confirmed_by)
+
+    @property
+    def status(self) -> str:
+        """確認済み or 未確認 (the export's header and footer)."""
+        return STATUS_CONFIRMED if self.confirmed else STATUS_UNCONFIRMED
 
     def source(self, n: int) -> Source | None:
         """The source numbered ``n``, or None."""

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from prompts import load_prompt
 from retrieval.answer_llm import endpoint_of, generate
+from retrieval.followup_qa import parse_qa
+from retrieval.llm_limit import allowed, limit_note, withheld_sources
 from retrieval.answer_types import Source
 from retrieval.citation import describe_source
 from retrieval.draft_types import FollowUp, PastAnswer
@@ -58,7 +60,6 @@ _DEMONSTRATIVE_RE = re.compile(
 _MIN_STANDALONE_CHARS = 20  # shorter questions rarely say what they ask about
 # Whom the question is put to (「内閣府にお聞きしますが、」): not what it is about.
 _ADDRESSEE_RE = re.compile(r"^[^、。]{1,20}に(?:お聞き|お伺い|伺い|お尋ね|質問)(?:します|いたします|をします)?が?、")
-_QA_LINE_RE = re.compile(r"^\s*(?:[-*・•]\s*)?(?:想定)?(問|答|Q|A)\s*\d*\s*[:：．.）)]\s*(.*)$")
 
 
 def speech_doc_id(issue_id: str, order: int) -> str:
@@ -168,9 +169,11 @@ class FollowUpMiner:
         min_similarity: float = DEFAULT_MIN_RELEVANCE,
         max_generated: int = 3,
         gate: RelevanceGate | None = None,
+        llm_limit: int | None = None,
     ) -> None:
         self.searcher = searcher
         self.chat_model = chat_model
+        self.llm_limit = llm_limit  # the highest 機密性 a passage sent to the model may have (None: no limit)
         self.timeout_s = timeout_s
         self.candidates = candidates
         self.window = window
@@ -212,6 +215,10 @@ class FollowUpMiner:
         """2-3 想定問答 written by the chat model from the point and ``passages``; ``[]`` on failure."""
         if self.chat_model is None:
             return []
+        withheld = withheld_sources(passages, self.llm_limit)
+        if withheld:  # never sent to the model; the rest may be
+            _warn(warnings, limit_note("followup", withheld, self.llm_limit))
+            passages = [s for s in passages if allowed(s, self.llm_limit)]
         items = [
             {"n": i, "label": s.label, "text": s.text[:800]} for i, s in enumerate(list(passages)[:4], start=1)
         ]
@@ -381,29 +388,6 @@ def _dedupe_text(followups: list[FollowUp]) -> list[FollowUp]:
         seen.add(key)
         out.append(f)
     return out
-
-
-def parse_qa(reply: str) -> list[tuple[str, str]]:
-    """Pairs (想定問, 想定答) from lines starting 「問：」 / 「答：」 (a 問 without 答 keeps "")."""
-    pairs: list[list[str]] = []
-    current: str | None = None
-    for line in reply.splitlines():
-        m = _QA_LINE_RE.match(line)
-        if m:
-            kind, body = m.group(1), m.group(2).strip()
-            if kind in ("問", "Q"):
-                pairs.append([body, ""])
-                current = "q"
-            elif pairs:
-                pairs[-1][1] = body
-                current = "a"
-            continue
-        line = line.strip()
-        if line and pairs and current:  # a wrapped line continues the last 問 or 答
-            pairs[-1][0 if current == "q" else 1] += line
-    return [(q, a) for q, a in pairs if q and not re.fullmatch(r"[（(]?想定問[）)]?", q)]
-
-
 
 
 def _warn(warnings: list[str] | None, message: str) -> None:

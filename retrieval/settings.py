@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -136,6 +136,30 @@ class StyleSettings(BaseModel):
     auto_fix_drafts: bool = True
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+LOCAL_MODEL_PREFIXES = ("ollama:", "llamacpp:")  # LangChain models served on this machine
+
+
+class ExportSettings(BaseModel):
+    """Word export and dated reports: body and heading fonts, and the time zone of days and months
+    (利用状況, usage reports, the dates on exports)."""
+
+    body_font: str = "游明朝"
+    heading_font: str = "游ゴシック"
+    timezone: str = "Asia/Tokyo"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"タイムゾーン {value!r} は不明です（例: Asia/Tokyo）") from None
+        return value
+
+
 class LLMSettings(BaseModel):
     """An optional chat model. ``provider="none"`` means extractive answers and drafts only.
 
@@ -152,10 +176,30 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(default=1024, gt=0)
     temperature: float = Field(default=0.0, ge=0)
     expand_queries: bool = False  # ask the LLM for extra search terms before searching (slower)
+    # The highest 機密性 a passage may have to be sent to the model. None: 1 for an endpoint not
+    # on this machine, ``security.max_confidentiality`` for a loopback one (``Settings.llm_limit``).
+    max_confidentiality: int | None = Field(default=None, ge=1, le=3)
 
     @property
     def enabled(self) -> bool:
         return self.provider != "none"
+
+    @property
+    def host(self) -> str:
+        """The endpoint's host name ("" when none is configured)."""
+        from urllib.parse import urlsplit
+
+        return (urlsplit(self.base_url).hostname or "") if self.base_url else ""
+
+    @property
+    def external(self) -> bool:
+        """True when prompts leave this machine: an endpoint on another host, or a LangChain
+        provider with no local endpoint (only ``ollama:`` and ``llamacpp`` models run here)."""
+        if not self.enabled:
+            return False
+        if self.base_url:
+            return self.host not in LOOPBACK_HOSTS
+        return not self.model.startswith(LOCAL_MODEL_PREFIXES)
 
 
 class AuditSettings(BaseModel):
@@ -225,6 +269,15 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     style: StyleSettings = Field(default_factory=StyleSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+
+    @property
+    def llm_limit(self) -> int:
+        """The highest 機密性 a passage may have to reach the LLM (``llm.max_confidentiality``,
+        else 1 for an external endpoint and ``security.max_confidentiality`` for a local one)."""
+        if self.llm.max_confidentiality is not None:
+            return self.llm.max_confidentiality
+        return 1 if self.llm.external else self.security.max_confidentiality
 
     @classmethod
     def settings_customise_sources(

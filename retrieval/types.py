@@ -169,6 +169,8 @@ class DocInfo:
     hashes: set[str] = field(default_factory=set)
     source_path: str | None = None
     embedding_paths: set[str] = field(default_factory=set)  # paths its vectors were made with
+    confidentiality: int = 1  # 機密性 (the governance report counts documents by level and group)
+    groups: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:

@@ -22,6 +22,7 @@ from retrieval.contradiction_rules import aligned, compare
 from retrieval.embedder import Embedder
 from retrieval.nli import NLIJudge
 from retrieval.extractive import sentence_spans
+from retrieval.llm_limit import withheld_sources
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import SparseEncoder
 
@@ -62,8 +63,12 @@ class ContradictionChecker:
         min_cosine: float = 0.9,
         nli_threshold: float = 0.9,
         nli_min_overlap: float = 0.8,
+        nli_limit: int | None = None,
     ) -> None:
         self.embedder = embedder
+        # The judge is an LLM: with evidence above this 機密性, the call is checked by the rules
+        # alone (neither that evidence nor claims drawn from it reach the model). None: no limit.
+        self.nli_limit = nli_limit
         self.sparse = sparse
         self.nli = nli
         self.top_k = top_k
@@ -118,6 +123,7 @@ class ContradictionChecker:
         if not pieces:
             return []
         sentences = [p[0] for p in pieces]
+        nli = None if withheld_sources(evidence, self.nli_limit) else self.nli
         norm_claims = [normalize(c) for c in claims]
         vectors = self._vectors(norm_claims + sentences)
         out: list[Conflict] = []
@@ -130,13 +136,14 @@ class ContradictionChecker:
             found = []
             for j, overlap, cos in self.align(claim, [sentences[i] for i in keep], vectors):
                 sent, src = pieces[keep[j]]
-                conflict = self._pair(raw, claim, sent, src, overlap)
+                conflict = self._pair(raw, claim, sent, src, overlap, nli)
                 if conflict is not None:
                     found.append(conflict)
             out.extend(sorted(found, key=lambda c: -c.score))
         return out
 
-    def _pair(self, raw: str, claim: str, sent: str, src: Source | None, overlap: float) -> Conflict | None:
+    def _pair(self, raw: str, claim: str, sent: str, src: Source | None, overlap: float,
+              nli: NLIJudge | None = None) -> Conflict | None:
         hits = compare(claim, sent)
         if hits:
             best = max(hits, key=lambda h: h.score)
@@ -145,8 +152,8 @@ class ContradictionChecker:
         # The judge only sees pairs the rules cannot line up word for word: on aligned pairs the
         # rules have compared every figure, date, negation and stance, and the judge (trained on
         # other kinds of text) mostly adds false alarms on harmless rewrites (漢数字, 元号).
-        if self.nli is not None and overlap >= self.nli_min_overlap and not aligned(claim, sent):
-            label, prob = self.nli.judge(sent, claim)
+        if nli is not None and overlap >= self.nli_min_overlap and not aligned(claim, sent):
+            label, prob = nli.judge(sent, claim)
             if label == "contradiction" and prob >= self.nli_threshold:
                 return Conflict(raw, sent, src, "nli", f"意味が矛盾する可能性があります（NLI 判定 {prob:.2f}）", round(prob, 4))
         return None
@@ -157,7 +164,7 @@ class ContradictionChecker:
         if claim == sent:
             return "neutral", 0.0
         terms = set(self.sparse.terms(claim))
-        conflict = self._pair(hypothesis, claim, sent, None, self._overlap(terms, sent))
+        conflict = self._pair(hypothesis, claim, sent, None, self._overlap(terms, sent), self.nli)
         return ("contradiction", conflict.score) if conflict else ("neutral", 0.0)
 
 

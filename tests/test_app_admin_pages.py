@@ -112,7 +112,10 @@ def test_usage_page_renders_from_the_audit_log(app_env):
     assert metrics["応答時間 p50"] == "0.16 秒"  # median of 80, 120, 200, 300 ms
     assert metrics["応答時間 p95"] == "0.28 秒"
     pages = at.dataframe[0].value
-    assert dict(zip(pages["ページ"], pages["件数"])) == {"質問": 7, "答弁作成": 1, "文書管理": 1}
+    rows = {page: dict(zip(pages.columns[1:], values)) for page, *values in pages.itertuples(index=False)}
+    assert rows["質問"]["質問"] == 4 and rows["質問"]["評価"] == 3  # the 質問 column is the total above
+    assert rows["答弁作成"]["答弁作成"] == 1 and rows["文書管理"]["文書操作"] == 1
+    assert metrics["利用者数"] == "3" and metrics["ログイン回数"] == "0"
     terms = at.dataframe[1].value
     assert terms.iloc[0]["語"] == "マイナンバーカード" and terms.iloc[0]["質問数"] == 2
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # questions per day

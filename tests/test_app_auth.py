@@ -47,7 +47,7 @@ def test_sign_in_shows_the_question_page_and_role_decides_the_pages(app_env):
     assert at.chat_input and "行政文書・国会答弁 検索" in texts(at)
     assert "機密性1まで" in texts(at)
     # The administrators' pages are not even registered for a clerk.
-    for page in ("ui_usage.py", "ui_documents.py", "ui_evaluation.py"):
+    for page in ("ui_usage.py", "ui_documents.py", "ui_evaluation.py", "ui_governance.py"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)
     at.switch_page("ui_draft.py").run()

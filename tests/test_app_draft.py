@@ -69,7 +69,7 @@ def test_question_to_points_candidates_draft_and_downloads(draft_page, app_env):
     draft = at.session_state["draft_current"]["draft"]
     assert draft.points[0].sentences[0].citations == [1]
     md = draft_to_markdown(draft)
-    assert md.startswith("# 答弁案") and "通報の在り方を見直し" in md
+    assert md.startswith("**未確認（AI生成の下書き）**") and "# 答弁案" in md and "通報の在り方を見直し" in md
     buf = io.BytesIO()
     draft_to_docx(draft, buf)
     body = "\n".join(p.text for p in docx.Document(io.BytesIO(buf.getvalue())).paragraphs)

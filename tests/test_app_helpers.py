@@ -48,7 +48,10 @@ def test_usage_numbers_from_events():
               _event("draft", "2026-11-21", ms=5000),
               _event("sign_in", "2026-11-21")]
     assert questions_per_day(events) == {"2026-11-20": 2, "2026-11-21": 1}
-    assert use_per_page(events) == {"質問": 5, "答弁作成": 1}
+    # By what was done: the 質問 column adds up to the questions (feedback is its own column);
+    # a question with no page and no command is counted on 質問.
+    assert use_per_page(events) == {"質問": {"質問": 3, "評価": 2}, "答弁作成": {"答弁作成": 1}}
+    assert sum(row.get("質問", 0) for row in use_per_page(events).values()) == sum(questions_per_day(events).values())
     fb = feedback_ratio(events)
     assert (fb.good, fb.bad, fb.good_share) == (1, 1, 0.5)
     assert latency_percentiles(events) == (200.0, 290.0, 3)

@@ -80,7 +80,11 @@ def test_draft_prints_points_and_writes_word_and_markdown(fake, tmp_path):
     assert f"Word 文書を書き出しました: {out}" in text.replace("\n", "")
     doc = docx.Document(str(out))
     assert doc.paragraphs[0].text == "答弁案" and doc.tables
-    assert md.read_text(encoding="utf-8").startswith("# 答弁案")
+    # The CLI writes 未確認 drafts only: header, footer and the Markdown's first line say so.
+    assert "未確認（AI生成の下書き）" in doc.sections[0].header.paragraphs[0].text
+    assert "未確認（AI生成の下書き）" in doc.sections[0].footer.paragraphs[0].text
+    assert doc.core_properties.author and doc.core_properties.author != "python-docx"
+    assert md.read_text(encoding="utf-8").startswith("**未確認（AI生成の下書き）**\n\n# 答弁案")
 
 
 @pytest.mark.parametrize("encoding", ["cp932", "utf-8-sig", "utf-16"])

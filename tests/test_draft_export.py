@@ -163,7 +163,7 @@ def test_docx_sets_a_japanese_east_asian_font(draft):
 
 def test_markdown_holds_the_same_sections(draft):
     md = draft_to_markdown(draft)
-    assert md.startswith("# 答弁案\n")
+    assert md.startswith("**未確認（AI生成の下書き）**\n\n# 答弁案\n")
     for heading in ("## 質問", "## 答弁", "## 出典", "## 矛盾チェック", "## 再質問予測"):
         assert f"\n{heading}\n" in md
     for i, pd in enumerate(draft.points, 1):

@@ -71,3 +71,9 @@ def test_unknown_keys_are_rejected(tmp_path):
     (tmp_path / "gyosei.toml").write_text('data_dri = "typo"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="data_dri"):
         Settings.load()
+
+
+def test_an_unknown_time_zone_is_a_japanese_config_error():
+    with pytest.raises(ConfigError, match="タイムゾーン 'Asia/Tokio' は不明です"):
+        Settings.load(export={"timezone": "Asia/Tokio"})
+    assert Settings.load(export={"timezone": "UTC"}).export.timezone == "UTC"

@@ -16,7 +16,8 @@ from retrieval.types import PUBLIC_GROUP, Access, Chunk, DocInfo, Filters, Query
 
 
 # Payload fields read by ``documents()`` (never the text: listings must stay cheap).
-DOC_FIELDS = ("doc_id", "title", "doc_type", "content_hash", "doc_chunks", "source_path", "embedding_path")
+DOC_FIELDS = ("doc_id", "title", "doc_type", "content_hash", "doc_chunks", "source_path", "embedding_path",
+              "confidentiality", "groups")
 
 # Page size for scrolling through payloads.
 SCROLL_PAGE = 1024
@@ -142,6 +143,8 @@ def aggregate_documents(payloads: Iterable[dict[str, Any]]) -> dict[str, DocInfo
                 doc_chunks=int(p.get("doc_chunks") or 0),
                 chunks_found=0,
                 source_path=p.get("source_path"),
+                confidentiality=int(p.get("confidentiality") or 1),
+                groups=sorted(p.get("groups") or []),
             )
             docs[doc_id] = info
         info.chunks_found += 1

@@ -1,5 +1,6 @@
-"""Measure fusion and query variants on the three dev sets together (issue 20): each variant's
-document-level nDCG@10 and Recall@10 per set, from the cached eval indexes and query vectors.
+"""Measure fusion and query variants on the three dev sets together (issue 20): the RRF constant,
+the sparse side's weight and query term weights, each variant's document-level nDCG@10 and
+Recall@10 per set, from the cached eval indexes and query vectors.
 
 A variant is kept only if it helps on at least two sets and hurts none by more than 0.5 points
 (the rule of eval/README.md); this script only measures, it chooses nothing.
@@ -45,7 +46,7 @@ def variants() -> dict[str, Callable[[list[float], SparseVector, SparseVector], 
         "sparse": lambda d, s, t: Query(sparse=s, mode=SearchMode.SPARSE),
         "sparse tf": lambda d, s, t: Query(sparse=t, mode=SearchMode.SPARSE),
     }
-    for k in (60, 20, 10):
+    for k in (60, 30, 20, 10, 5, 2):
         out[f"rrf k={k}"] = lambda d, s, t, k=k: Query(dense=d, sparse=s, rrf_k=k)
         for w in (1.5, 2.0):
             out[f"rrf k={k} sparse x{w}"] = lambda d, s, t, k=k, w=w: Query(dense=d, sparse=s, rrf_k=k, sparse_weight=w)

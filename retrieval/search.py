@@ -44,7 +44,7 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.sparse = sparse
-        self.rrf_k = rrf_k  # hybrid fusion constant (eval/tune_fusion.py)
+        self.rrf_k = rrf_k  # hybrid fusion constant (eval/fusion_variants.py)
 
     def plan(self, question: str, filters: Filters | None = None, today: dt.date | None = None) -> QueryPlan:
         """Normalize; turn an unambiguous date phrase into a date filter unless dates were given."""

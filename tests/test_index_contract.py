@@ -237,7 +237,7 @@ def test_dense_sparse_hybrid_ordering(index):
     query = Query(dense=aim((a, 1.0), (c, 0.9)), sparse=sparse_of({**unique_terms(b, 6), **unique_terms(c, 3)}))
     dense = index.search(replace(query, mode=SearchMode.DENSE), PUBLIC, k=5)
     sparse = index.search(replace(query, mode=SearchMode.SPARSE), PUBLIC, k=5)
-    hybrid = index.search(replace(query, mode=SearchMode.HYBRID), PUBLIC, k=5)
+    hybrid = index.search(replace(query, mode=SearchMode.HYBRID, rrf_k=60), PUBLIC, k=5)
     assert ids(dense)[:2] == [a.doc_id, c.doc_id]
     assert ids(sparse) == [b.doc_id, c.doc_id]  # sparse returns only chunks sharing a term
     assert ids(hybrid)[0] == c.doc_id and set(ids(hybrid)[:3]) == {a.doc_id, b.doc_id, c.doc_id}

@@ -39,9 +39,9 @@ def _local_form(s: Settings) -> User | None:
         # Printed once on the server's console; the same password is in a 0600 file next to the users file.
         log.warning("利用者 %s を作成しました。パスワード: %s （%s にも保存）", DEMO_USER, created, demo_password_file(store))
     if demo_password_file(store).exists() and store.names() == [DEMO_USER]:
-        st.info(f"初期利用者「{DEMO_USER}」のパスワードは、サーバーのファイル {demo_password_file(store)} にあります"
-                "（初回起動時にサーバーのコンソールにも表示）。ログイン後、`gyosei user passwd demo` で変更し、"
-                "`gyosei user add` で利用者を登録してください。")
+        # Where the password is kept is the operator's business: the terminal says it, never this page.
+        st.info(f"初期利用者「{DEMO_USER}」のパスワードは、サーバーを起動した端末に表示されています。"
+                "ログイン後、`gyosei user passwd demo` で変更し、`gyosei user add` で利用者を登録してください。")
     with st.form("login"):
         name = st.text_input("利用者名", autocomplete="username")
         password = st.text_input("パスワード", type="password", autocomplete="current-password")

@@ -65,7 +65,9 @@ def test_first_run_creates_the_demo_user(app_env):
     (app_env / "var/users.json").unlink()
     at = app().run()
     password = (app_env / "var/demo-password.txt").read_text().strip()
-    assert "demo-password.txt" in texts(at) and password not in texts(at)  # never shown in the page
+    shown = texts(at)
+    assert "demo-password.txt" not in shown and str(app_env) not in shown and password not in shown  # the terminal says where
+    assert "サーバーを起動した端末" in shown
     at = _sign_in(at, "demo", password)
     assert at.session_state["user"].is_admin and at.chat_input
 

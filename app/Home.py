@@ -39,7 +39,7 @@ page = st.navigation(pages)
 with st.sidebar:
     st.caption(f"ログイン中: **{user.name}**　機密性{user.clearance}まで　グループ: {'、'.join(user.groups)}")
     if st.button("ログアウト", key="logout"):
-        sign_out()
+        sign_out(settings)
 
 startup_banner()  # while `gyosei serve` loads the model and indexes the samples, on every page
 page.run()

@@ -61,7 +61,8 @@ def serve_command(host: str, port: int, paths: tuple[Path, ...]) -> None:
                   highlight=False)
     from streamlit.web import cli as streamlit_cli
 
-    home = Path(app.__file__).resolve().parent / "Home.py"
+    # The ASGI entry: Home.py plus the session-cookie endpoints (app/session_routes.py).
+    home = Path(app.__file__).resolve().parent / "asgi.py"
     sys.argv = ["streamlit", "run", str(home), "--server.address", host, "--server.port", str(port),
                 "--server.headless", "true", "--browser.gatherUsageStats", "false", *upload_limit_args(settings)]
     streamlit_cli.main()  # the server runs in this process, beside the warm start's thread

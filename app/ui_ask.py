@@ -175,6 +175,7 @@ def ask(question: str, submitted: float) -> None:
     with st.chat_message("assistant"):
         if ctx.carried:
             st.caption(f":material/link: {ctx.note}　検索した文: 「{md_inline(ctx.searched)}」")
+        status = st.status("回答を準備しています…", expanded=True)
         placeholder = st.empty()
         streamed: list[str] = []
 
@@ -185,7 +186,9 @@ def ask(question: str, submitted: float) -> None:
         started = time.perf_counter()
         try:
             check_query(ctx.searched, settings.limits)
+            status.write("埋め込みモデルと索引を準備しています（初回は数十秒かかります）")
             res = shared(settings)
+            status.write("資料を検索し、回答を作成しています")
             with resources.audit_log(settings).track(user.name, "question", {
                 "page": PAGE, "question": question, "searched": ctx.searched, "carried": ctx.carried,
                 "filters": asdict(filters), "mode": mode, "access": asdict(user.access),
@@ -197,9 +200,11 @@ def ask(question: str, submitted: float) -> None:
                 answer.notes.append(notice)
         except Exception as exc:  # noqa: BLE001 - a short Japanese message, details in the log
             placeholder.empty()
+            status.update(label="回答できませんでした", state="error", expanded=False)
             show_error(exc)
             return
         placeholder.empty()
+        status.update(label=f"回答しました（送信から {time.perf_counter() - submitted:.1f} 秒）", state="complete", expanded=False)
     # The answer object's question is what was searched; the chat shows what the user typed.
     turn = Turn(question, ctx.searched, ctx.carried, answer, event.id)
     turn.answer.timings.setdefault("total", time.perf_counter() - started)

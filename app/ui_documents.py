@@ -142,7 +142,8 @@ with tab_list:
     docs = res.index.documents(user.access)
     cols = st.columns([3, 2])
     query = cols[0].text_input("文書を検索（題名・文書ID）", key="doc_query")
-    types = cols[1].multiselect("文書種別", list(DOC_TYPE_LABELS), format_func=DOC_TYPE_LABELS.get, key="doc_types")
+    types = cols[1].multiselect("文書種別", list(DOC_TYPE_LABELS), format_func=DOC_TYPE_LABELS.get, key="doc_types",
+                                placeholder="すべての種別")
     rows = document_rows(docs, query, types)
     st.caption(f"{len(rows)} 件（全 {len(docs)} 文書）")
     if rows:

@@ -51,7 +51,8 @@ def reopen(conversation: int) -> None:
     """Show one of the user's past conversations, its sources checked against their access now."""
     past = history.turns(user.name, conversation)
     if past:
-        readable = set(shared(settings).index.documents(user.access))
+        with st.spinner("過去の会話を開いています（出典を現在の閲覧権限で確認中）…"):
+            readable = set(shared(settings).index.documents(user.access))
         st.session_state[TURNS] = [recheck(t, readable) for t in past]
         st.session_state[CONVERSATION] = conversation
 

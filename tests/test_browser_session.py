@@ -71,6 +71,7 @@ def test_a_reload_keeps_the_session_and_the_conversation(server):
         cookie = next(c for c in driver.get_cookies() if c["name"] == "gyosei_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert driver.execute_script("return document.cookie").find("gyosei_session") < 0  # no script reads it
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']"), timeout=120)
         ask(driver, "デジタル庁のFAQには何が書かれていますか")
 
         driver.refresh()  # F5

@@ -107,6 +107,11 @@ def file_message(result: FileResult) -> str:
     reasons = "；".join(r.replace(result.path, name) for r in result.reasons)
     if result.status == "indexed":
         line = f"{name}: {STATUS_LABELS['indexed']}（{result.documents} 文書、{result.chunks} チャンク）"
+        if result.replaced:
+            line += f" — 既存の文書を置き換えました（{'、'.join(result.replaced)}）"
+        for change in result.access_changes:
+            (a, ga), (b, gb) = change["from"], change["to"]
+            line += f" — 閲覧範囲を変更: 機密性{a}（{'、'.join(ga)}）→ 機密性{b}（{'、'.join(gb)}）"
         return line + (f" — 読めなかった記録 {result.failed_documents} 件: {reasons}" if result.failed_documents else "")
     if result.status == "skipped":
         return f"{name}: {STATUS_LABELS['skipped']}"

@@ -63,6 +63,7 @@ def test_a_reupload_at_another_level_asks_first_and_never_changes_access_silentl
     # With the change approved too: replaced, and the audit row names the change.
     at = _upload(at, 1, replace=True, approve=True)
     assert _list(at).iloc[0]["機密性"] == "機密性1"
+    assert "既存の文書を置き換えました（uploads/memo.md） — 閲覧範囲を変更: 機密性2（all）→ 機密性1（all）" in texts(at)
     last = _audit(app_env, "upload")[-1]
     assert last.parameters["access_changes"] == [{"doc_id": "uploads/memo.md", "from": [2, ["all"]], "to": [1, ["all"]]}]
 

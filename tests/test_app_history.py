@@ -43,6 +43,7 @@ def test_a_new_session_reopens_the_latest_conversation_of_that_user_only(indexed
     shown = texts(at)
     assert "管理者の質問です" in shown and "カナリア計画は来年度に始まります。" in shown  # admin reads 機密性2
     assert "閲覧できなくなった出典" not in shown
+    assert "その他　機密性2" in shown  # source cards say who may read them
     assert at.sidebar.selectbox(key="ask_history").options == [f"{indexed.conversations('admin')[0].updated[:16].replace('T', ' ')}"
                                                                "　管理者の質問です（1 件）"]
 

@@ -19,6 +19,10 @@ from app.ui_startup import startup_banner
 os.umask(PRIVATE_UMASK)  # uploads, the index and the audit log it writes are readable by this account only
 
 st.set_page_config(page_title="行政文書検索 — gyosei-rag", page_icon="📚", layout="wide")
+# Streamlit's own English hints that no parameter changes: 「Press Enter to submit form」 under
+# inputs, and the uploader's 「Drag and drop files here / Limit … per file」 (our labels say both in Japanese).
+st.html("<style>[data-testid='InputInstructions'], [data-testid='stFileUploaderDropzoneInstructions'] "
+        "{display: none;}</style>")
 
 settings = settings_or_stop()
 user = require_user(settings)  # stops the run with the sign-in form until someone signs in
@@ -40,7 +44,7 @@ page = st.navigation(pages)
 with st.sidebar:
     st.caption(f"ログイン中: **{user.name}**　機密性{user.clearance}まで　グループ: {'、'.join(user.groups)}")
     if st.button("ログアウト", key="logout"):
-        sign_out()
+        sign_out(settings)
 
 startup_banner()  # while `gyosei serve` loads the model and indexes the samples, on every page
 if user.is_admin:

@@ -40,7 +40,8 @@ from app.audit_seal import KEYED_PREFIX, AuditSeal, Checkpoint
 from retrieval.errors import GyoseiError
 from retrieval.settings import AuditSettings
 
-ACTIONS = ("question", "draft", "confirm", "export", "upload", "ingest", "delete", "sign_in", "sign_out", "feedback", "purge")
+ACTIONS = ("question", "draft", "confirm", "export", "upload", "ingest", "delete", "access_change", "sign_in", "sign_out", "feedback",
+           "purge")
 STARTED = "started"  # the outcome of the row written before an action
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 FORMATS = ("csv", "jsonl")

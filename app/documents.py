@@ -107,6 +107,11 @@ def file_message(result: FileResult) -> str:
     reasons = "；".join(r.replace(result.path, name) for r in result.reasons)
     if result.status == "indexed":
         line = f"{name}: {STATUS_LABELS['indexed']}（{result.documents} 文書、{result.chunks} チャンク）"
+        if result.replaced:
+            line += f" — 既存の文書を置き換えました（{'、'.join(result.replaced)}）"
+        for change in result.access_changes:
+            (a, ga), (b, gb) = change["from"], change["to"]
+            line += f" — 閲覧範囲を変更: 機密性{a}（{'、'.join(ga)}）→ 機密性{b}（{'、'.join(gb)}）"
         return line + (f" — 読めなかった記録 {result.failed_documents} 件: {reasons}" if result.failed_documents else "")
     if result.status == "skipped":
         return f"{name}: {STATUS_LABELS['skipped']}"
@@ -122,9 +127,17 @@ class DocumentRow:
     doc_type: str
     chunks: int
     complete: bool
+    confidentiality: int = 1
+    groups: list[str] = dataclasses.field(default_factory=list)
+    ingested_by: str | None = None
+    ingested_at: str | None = None
+    date: str | None = None
 
     def as_dict(self, labels: dict[str, str]) -> dict[str, Any]:
         return {"文書ID": self.doc_id, "題名": self.title, "種別": labels.get(self.doc_type, self.doc_type),
+                "機密性": f"機密性{self.confidentiality}", "閲覧グループ": "、".join(self.groups),
+                "登録者": self.ingested_by or "（コマンドで取り込み）",
+                "登録日時": (self.ingested_at or "")[:16].replace("T", " "), "文書の日付": (self.date or "")[:10],
                 "チャンク数": self.chunks, "状態": "正常" if self.complete else "未完了（再取り込みが必要）"}
 
 
@@ -137,7 +150,8 @@ def document_rows(docs: dict[str, DocInfo], query: str = "", doc_types: list[str
             continue
         if q and q not in info.title.lower() and q not in info.doc_id.lower():
             continue
-        rows.append(DocumentRow(info.doc_id, info.title, info.doc_type, info.chunks_found, info.complete))
+        rows.append(DocumentRow(info.doc_id, info.title, info.doc_type, info.chunks_found, info.complete,
+                                info.confidentiality, list(info.groups), info.ingested_by, info.ingested_at, info.date))
     return sorted(rows, key=lambda r: r.doc_id)
 
 
@@ -186,13 +200,36 @@ def document_passages(res: Any, doc_id: str, access: Access, limit: int = 40) ->
 def delete_document(res: Any, doc_id: str, access: Access) -> int:
     """Delete a document the user may read (under the write lock); remove its uploaded file too.
     Returns the chunks removed; GyoseiError when the user may not see it."""
-    if doc_id not in res.index.documents(access):
+    info = res.index.documents(access).get(doc_id)
+    if info is None:
         raise GyoseiError(f"文書 {doc_id} は見つからないか、削除する権限がありません。")
     with writing(res.write_lock):
         removed = res.index.delete(doc_id)
         res.index.flush()
-    remove_saved_upload(res.settings, doc_id)
+        source = info.source_path or doc_id
+        # A records file holds several documents: its file goes with the last of them.
+        if not any(d.source_path == source for d in res.index.documents().values()):
+            remove_saved_upload(res.settings, source)
     return removed
+
+
+def change_access(res: Any, doc_id: str, level: int, groups: list[str], access: Access) -> tuple[int, list[str], int]:
+    """Set a document's confidentiality and groups (an explicit action of 文書管理). The user must
+    read it now and may not set a level above their own clearance or the environment's limit.
+    Returns the previous (level, groups) and the chunks changed; GyoseiError otherwise."""
+    info = res.index.documents(access).get(doc_id)
+    if info is None:
+        raise GyoseiError(f"文書 {doc_id} は見つからないか、変更する権限がありません。")
+    limit = min(access.clearance, res.settings.security.max_confidentiality)
+    if not 1 <= int(level) <= limit:
+        raise GyoseiError(f"機密性{level} には変更できません（設定できる上限は機密性{limit}です）。")
+    groups = sorted({g.strip() for g in groups if g.strip()})
+    if not groups:
+        raise GyoseiError("閲覧できるグループを 1 つ以上選んでください。")
+    with writing(res.write_lock):
+        changed = res.index.set_access(doc_id, int(level), groups)
+        res.index.flush()
+    return info.confidentiality, list(info.groups), changed
 
 
 def remove_saved_upload(settings: Settings, doc_id: str) -> None:

@@ -9,9 +9,11 @@ serialized by ``Resources.write_lock`` while searches go on. While the app runs,
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -126,3 +128,28 @@ def login_throttle(s: Settings) -> LoginThrottle:
 def user_store(s: Settings) -> UserStore:
     """The local users file (re-read on every sign-in, so `gyosei user add` takes effect at once)."""
     return UserStore(s.auth.users_file)
+
+
+@functools.lru_cache(maxsize=8)
+def _sessions(folder: str) -> "SessionStore":
+    from app.sessions import SessionStore
+
+    return SessionStore(Path(folder))
+
+
+def session_store(s: Settings) -> "SessionStore":
+    """Sign-in sessions (the cookie's server side), beside the users file. Plain caching: the
+    cookie endpoints call it outside any Streamlit script run."""
+    return _sessions(str(s.auth.users_file.parent))
+
+
+@functools.lru_cache(maxsize=8)
+def _history(folder: str) -> "HistoryStore":
+    from app.history import HistoryStore
+
+    return HistoryStore(Path(folder) / "conversations.sqlite3")
+
+
+def history_store(s: Settings) -> "HistoryStore":
+    """Each user's 質問 conversations, beside the users file."""
+    return _history(str(s.auth.users_file.parent))

@@ -31,6 +31,8 @@ def private_roots(settings: Settings) -> list[Path]:
 
     roots = [uploads_dir(settings).parent, uploads_dir(settings), settings.auth.users_file,
              settings.auth.users_file.with_name("demo-password.txt")]
+    # Sign-in sessions with their key, and each user's conversations (answers quote documents).
+    roots += [settings.auth.users_file.with_name(n) for n in ("sessions.sqlite3", "session.key", "conversations.sqlite3")]
     if settings.index.backend == "edge":
         roots.append(settings.index.path)
     url = settings.audit.url

@@ -113,6 +113,8 @@ def source_card(source: Source, used: bool = True, note: str | None = None, anch
         st.markdown(f"<div style='white-space: pre-wrap'>{highlighted(source)}</div>", unsafe_allow_html=True)
         p = source.payload
         meta = [DOC_TYPE_LABELS.get(p.get("doc_type"), str(p.get("doc_type") or ""))]
+        if p.get("confidentiality"):
+            meta.append(f"機密性{int(p['confidentiality'])}")
         if p.get("section"):
             meta.append(str(p["section"]))
         if p.get("page"):

@@ -3,6 +3,7 @@ per-file results, list/search/open/delete documents, index statistics (administr
 
 from __future__ import annotations
 
+import time
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from app import resources
 from app.documents import (
     CallbackObserver,
+    change_access,
     embedding_path_summary,
     delete_document,
     document_passages,
@@ -43,18 +45,22 @@ tab_upload, tab_list, tab_stats = st.tabs(["取り込み", "文書一覧", "索�
 with tab_upload:
     max_level = min(user.clearance, settings.security.max_confidentiality)
     with st.form("upload", clear_on_submit=True):
-        files = st.file_uploader("ファイル（PDF・Word・HTML・Markdown・テキスト・国会会議録JSON・法令XML など）",
-                                 accept_multiple_files=True)
+        files = st.file_uploader(f"ファイル（PDF・Word・HTML・Markdown・テキスト・国会会議録JSON・法令XML など。"
+                                 f"1 ファイル {settings.limits.max_file_mb:g} MB まで）", accept_multiple_files=True,
+                                 help="ここにファイルをドラッグするか、ボタンから選んでください。複数選べます。")
         cols = st.columns(3)
         level = cols[0].selectbox("機密性", list(range(1, max_level + 1)), format_func=lambda n: f"機密性{n}",
                                   help=f"この環境で取り込める上限は機密性{settings.security.max_confidentiality}です。")
         group_choices = sorted({PUBLIC_GROUP, *settings.security.default_groups, *user.groups})
         groups = cols[1].multiselect("閲覧できるグループ", group_choices, default=settings.security.default_groups,
-                                     help="all は全員が閲覧できます。")
+                                     help="all は全員が閲覧できます。", placeholder="グループを選んでください")
         doc_type = cols[2].selectbox("文書種別", ["", *DOC_TYPE_LABELS], format_func=lambda t: DOC_TYPE_LABELS.get(t, "自動判定"))
         replace = st.checkbox("既存の文書を置き換える", help="同じ文書IDの文書が登録済みのとき、閲覧できる文書に限り置き換えます（監査ログに記録）。")
+        access_ok = st.checkbox("機密性・グループの変更も承認する",
+                                help="置き換えで登録済みの文書の機密性や閲覧グループが変わるときに必要です（監査ログに記録）。")
         submitted = st.form_submit_button("取り込む", type="primary")
     if submitted:
+        submitted_at = time.perf_counter()  # the time shown is what the user waited
         if not files:
             st.warning("ファイルを選んでください。")
         elif not groups:
@@ -80,32 +86,66 @@ with tab_upload:
                     status.write(f"{icon} {md_inline(file_message(result))}")
 
                 options = IngestOptions(doc_type=doc_type or None, confidentiality=level, groups=groups,
-                                        writer=user.access, replace=replace)
+                                        writer=user.access, replace=replace, ingested_by=user.name,
+                                        allow_access_change=replace and access_ok)
                 try:
                     with audit.track(user.name, "upload", {"page": PAGE, "files": [p.name for p in saved], "confidentiality": level,
                                                            "groups": groups, "doc_type": doc_type or None,
-                                                           "refused": problems, "replace": replace}) as event:
+                                                           "refused": problems, "replace": replace,
+                                                           "allow_access_change": replace and access_ok}) as event:
                         report = ingest_files(res, saved, options, CallbackObserver(lambda n: None, on_file))
                         event.parameters.update(indexed=[f.path for f in report.files if f.status == "indexed"],
                                                 failed=[f.path for f in report.files if f.status == "failed"], chunks=report.chunks,
-                                                replaced=report.replaced)
+                                                replaced=report.replaced, access_changes=report.access_changes)
                         event.doc_ids = report.replaced
                         event.outcome = "error" if report.nothing_indexed else "ok"
                 except Exception as exc:  # noqa: BLE001 - shown short, logged in full
+                    progress.progress(len(done) / max(len(saved), 1), text=f"中断しました（{len(done)}/{len(saved)} ファイル処理済み）")
                     status.update(label="取り込みに失敗しました", state="error")
                     show_error(exc)
                 else:
                     state = "error" if report.nothing_indexed else "complete"
+                    progress.progress(1.0, text=f"完了しました（{len(saved)}/{len(saved)} ファイル）")
                     partial = f"（ほかに読めなかった記録 {report.failed_documents} 件）" if report.failed_documents else ""
                     status.update(label=f"取り込み完了: 登録 {report.indexed}、変更なし {report.skipped}、失敗 {report.failed}{partial}"
-                                        f"（{report.seconds:.1f} 秒）",
+                                        f"（送信から {time.perf_counter() - submitted_at:.1f} 秒）",
                                   state=state, expanded=True)
+
+def access_form(doc_id: str, info) -> None:
+    """Change one document's 機密性 and groups: an explicit action, confirmed, in the audit log."""
+    with st.expander("機密性・閲覧グループを変更", expanded=False):
+        st.caption(f"現在: 機密性{info.confidentiality}、閲覧グループ {'、'.join(info.groups) or 'なし'}")
+        limit = min(user.clearance, settings.security.max_confidentiality)
+        c1, c2 = st.columns(2)
+        new_level = c1.selectbox("新しい機密性", list(range(1, limit + 1)), index=min(info.confidentiality, limit) - 1,
+                                 format_func=lambda n: f"機密性{n}", key=f"acc_level_{doc_id}")
+        choices = sorted({PUBLIC_GROUP, *settings.security.default_groups, *user.groups, *info.groups})
+        new_groups = c2.multiselect("新しい閲覧グループ", choices, default=list(info.groups), key=f"acc_groups_{doc_id}",
+                                    placeholder="グループを選んでください")
+        unchanged = new_level == info.confidentiality and sorted(new_groups) == sorted(info.groups)
+        sure = st.checkbox("この文書を閲覧できる人が変わることを確認しました", key=f"acc_confirm_{doc_id}", disabled=unchanged)
+        if st.button("変更する", key="doc_access", disabled=unchanged or not sure):
+            params = {"page": PAGE, "doc_id": doc_id, "from": [info.confidentiality, list(info.groups)],
+                      "to": [new_level, sorted(new_groups)]}
+            try:
+                with audit.track(user.name, "access_change", params) as event:
+                    _, _, changed = change_access(res, doc_id, new_level, new_groups, user.access)
+                    event.doc_ids, event.parameters["chunks"] = [doc_id], changed
+            except Exception as exc:  # noqa: BLE001
+                show_error(exc)
+            else:
+                st.session_state["doc_access_done"] = (f"{doc_id} を 機密性{new_level}（{'、'.join(sorted(new_groups))}）に"
+                                                       "変更しました。")
+                st.session_state.pop(f"acc_confirm_{doc_id}", None)
+                st.rerun()
+
 
 with tab_list:
     docs = res.index.documents(user.access)
     cols = st.columns([3, 2])
     query = cols[0].text_input("文書を検索（題名・文書ID）", key="doc_query")
-    types = cols[1].multiselect("文書種別", list(DOC_TYPE_LABELS), format_func=DOC_TYPE_LABELS.get, key="doc_types")
+    types = cols[1].multiselect("文書種別", list(DOC_TYPE_LABELS), format_func=DOC_TYPE_LABELS.get, key="doc_types",
+                                placeholder="すべての種別")
     rows = document_rows(docs, query, types)
     st.caption(f"{len(rows)} 件（全 {len(docs)} 文書）")
     if rows:
@@ -139,8 +179,10 @@ with tab_list:
                 st.session_state["doc_deleted"] = f"{chosen} を削除しました（{removed} チャンク）。"
                 st.session_state.pop("doc_confirm", None)
                 st.rerun()
-    if st.session_state.get("doc_deleted"):
-        st.success(st.session_state.pop("doc_deleted"))
+        access_form(chosen, docs[chosen])
+    for key in ("doc_deleted", "doc_access_done"):
+        if st.session_state.get(key):
+            st.success(st.session_state.pop(key))
 
 with tab_stats:
     docs_all = res.index.documents(user.access)

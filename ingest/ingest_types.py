@@ -26,6 +26,8 @@ class FileResult:
     failed_documents: int = 0
     # Existing documents this file replaced although another file wrote them (confirmed replacements).
     replaced: list[str] = field(default_factory=list)
+    # Confirmed replacements that changed who may read: {"doc_id", "from": [level, groups], "to": [...]}.
+    access_changes: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -64,6 +66,11 @@ class IngestReport:
     def replaced(self) -> list[str]:
         """Documents written over although they came from another file (for the audit log)."""
         return [doc_id for f in self.files for doc_id in f.replaced]
+
+    @property
+    def access_changes(self) -> list[dict]:
+        """Replacements that changed a document's confidentiality or groups (for the audit log)."""
+        return [change for f in self.files for change in f.access_changes]
 
     @property
     def documents(self) -> int:
@@ -112,3 +119,8 @@ class IngestOptions:
     # Prefix for the ids of documents that a file names itself (records, speeches), so that an
     # upload's ``records:1`` becomes ``uploads/records:1`` and never meets an ingested folder's.
     id_scope: str = ""
+    # Who uploaded (文書管理): stored with every chunk, with the time, outside the content hash.
+    ingested_by: str | None = None
+    # An upload may replace a document at another confidentiality or other groups only with this
+    # (the page asks first: access never changes as a side effect of a replacement).
+    allow_access_change: bool = False

@@ -19,6 +19,7 @@ Usage::
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -40,6 +41,7 @@ from retrieval.text.sparse import SparseEncoder
 from retrieval.types import DOC_TYPES, Chunk, DocInfo
 
 log = logging.getLogger(__name__)
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 SECTION_SEPARATOR = "\n\n"
 
@@ -78,6 +80,7 @@ class Ingestor:
         self._existing: dict[str, DocInfo] = {}
         self._readable: set[str] = set()
         self._cleared: set[str] = set()
+        self._stamp: dict[str, Any] = {}
 
     # -- public ---------------------------------------------------------------------------
     def ingest(self, paths: Sequence[Path], options: IngestOptions | None = None) -> IngestReport:
@@ -90,6 +93,7 @@ class Ingestor:
         self._existing = self.index.documents()
         self._readable = set(self.index.documents(options.writer)) if options.writer is not None else set(self._existing)
         self._cleared = set()
+        self._stamp = {"ingested_at": dt.datetime.now(JST).isoformat(timespec="seconds"), "ingested_by": options.ingested_by}
         items = list(discover(list(paths), self.data_dir))
         self.observer.files_found(len(items))
         seen_docs: set[str] = set()
@@ -229,7 +233,24 @@ class Ingestor:
             where = f"（{existing.source_path} から登録済み）" if other_source and existing.source_path else ""
             raise ReaderError(doc.source_path or doc.doc_id, f"文書ID {doc.doc_id} は登録済みです{where}。"
                                                             "置き換える場合は「既存の文書を置き換える」を確認して、もう一度取り込んでください")
+        if options.writer is not None:
+            self._check_access_change(doc, existing, options, result)
         result.replaced.append(doc.doc_id)
+
+    @staticmethod
+    def _check_access_change(doc: Document, existing: DocInfo, options: IngestOptions, result: FileResult) -> None:
+        """An upload replacing a document at another confidentiality or other groups: refused
+        unless ``allow_access_change`` (then reported in ``result.access_changes``)."""
+        before = (int(existing.confidentiality), sorted(existing.groups))
+        after = (int(doc.metadata["confidentiality"]), sorted(doc.metadata["groups"]))
+        if before == after:
+            return
+        if not options.allow_access_change:
+            raise ReaderError(doc.source_path or doc.doc_id,
+                              f"文書 {doc.doc_id} は 機密性{before[0]}（{'、'.join(before[1])}）で登録済みです。"
+                              f"置き換えると 機密性{after[0]}（{'、'.join(after[1])}）に変わります。変更してよい場合は"
+                              "「機密性・グループの変更も承認する」を確認して、もう一度取り込んでください")
+        result.access_changes.append({"doc_id": doc.doc_id, "from": [before[0], before[1]], "to": [after[0], after[1]]})
 
     def _fingerprint(self, doc: Document) -> tuple[str, int]:
         """Content hash over metadata and normalized text, and the number of chunks (pass 1)."""
@@ -268,7 +289,7 @@ class Ingestor:
         ordinal = 0
         for offset, _section, text, spans in self._sections(doc):
             for span in spans:
-                extra = {**meta, **(span.meta or {})}
+                extra = {**meta, **(span.meta or {}), **{k: v for k, v in self._stamp.items() if v}}
                 yield Chunk(
                     doc_id=doc.doc_id,
                     ordinal=ordinal,

@@ -258,6 +258,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data_samples")
+    # Where `gyosei eval` writes reports and the 評価 page reads them (the only folder it browses).
+    eval_reports_dir: Path = Path("eval/reports")
     index: IndexSettings = Field(default_factory=IndexSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)

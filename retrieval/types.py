@@ -171,8 +171,11 @@ class DocInfo:
     hashes: set[str] = field(default_factory=set)
     source_path: str | None = None
     embedding_paths: set[str] = field(default_factory=set)  # paths its vectors were made with
-    confidentiality: int = 1  # 機密性 (the governance report counts documents by level and group)
+    confidentiality: int = 1  # the highest level among its chunks
     groups: list[str] = field(default_factory=list)
+    date: str | None = None  # the document's own date
+    ingested_by: str | None = None  # who uploaded it (文書管理), None for the command line
+    ingested_at: str | None = None  # when it was written (ISO, JST)
 
     @property
     def complete(self) -> bool:

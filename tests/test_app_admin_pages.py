@@ -68,11 +68,12 @@ def test_reports_are_listed_newest_first_with_metric_tables(reports):
     assert rows["hybrid"]["mrr@5"] == round(report["metrics"]["hybrid"]["mrr@5"], 4)
 
 
-def test_evaluation_page_shows_a_report_its_chart_and_compares_two_runs(app_env, reports):
+def test_evaluation_page_shows_a_report_its_chart_and_compares_two_runs(app_env, reports, monkeypatch):
     folder = reports
+    monkeypatch.setenv("GYOSEI_EVAL_REPORTS_DIR", str(folder))
     at = open_page(ADMIN, "ui_evaluation.py", timeout=60)
-    at.text_input[0].set_value(str(folder)).run()
     assert not at.exception
+    assert not at.text_input  # no path box: only the configured reports folder is read
     labels = at.selectbox(key="eval_report").options
     assert "回答評価・nta_faq" in labels[0] and len(labels) == 3
     table = at.dataframe[0].value
@@ -91,6 +92,34 @@ def test_evaluation_page_shows_a_report_its_chart_and_compares_two_runs(app_env,
     at.selectbox(key="eval_a").set_value(str(folder / f"{ANSWERS}.json"))
     at.button(key="eval_compare").click().run()
     assert any("種類の異なるレポートは比較できません" in e.value for e in at.error)
+
+
+def test_a_fresh_install_says_how_to_make_a_report_and_runs_one_from_the_page(app_env, tmp_path, monkeypatch):
+    import time
+
+    from app import eval_runner, resources
+
+    monkeypatch.setenv("GYOSEI_EVAL_REPORTS_DIR", str(tmp_path / "no-reports-yet"))
+    monkeypatch.setattr(resources, "build_embedder", lambda settings: HashEmbedder(32))
+    sets = tmp_path / "datasets"
+    _tiny_beir(sets / "nta_faq")
+    monkeypatch.setattr(eval_runner, "DATASETS_DIR", sets)
+    at = open_page(ADMIN, "ui_evaluation.py", timeout=60)
+    shown = texts(at)
+    assert not at.error and not at.warning
+    assert "評価レポートはまだありません" in shown and "gyosei eval retrieval" in shown
+    assert at.selectbox(key="eval_run_dataset").options == ["nta_faq"]
+    at.button(key="eval_run").click().run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + 120
+    while eval_runner.current().state == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    job = eval_runner.current()
+    assert job.state == "complete", job.message
+    assert job.report_path.parent == tmp_path / "no-reports-yet" and job.report_path.is_file()
+    at.run()
+    assert "検索評価・nta_faq" in at.selectbox(key="eval_report").options[0]
 
 
 def test_usage_page_renders_from_the_audit_log(app_env):

@@ -65,7 +65,9 @@ def test_first_run_creates_the_demo_user(app_env):
     (app_env / "var/users.json").unlink()
     at = app().run()
     password = (app_env / "var/demo-password.txt").read_text().strip()
-    assert "demo-password.txt" in texts(at) and password not in texts(at)  # never shown in the page
+    shown = texts(at)
+    assert "demo-password.txt" not in shown and str(app_env) not in shown and password not in shown  # the terminal says where
+    assert "サーバーを起動した端末" in shown
     at = _sign_in(at, "demo", password)
     assert at.session_state["user"].is_admin and at.chat_input
 
@@ -90,3 +92,28 @@ def test_oidc_claims_become_the_users_access(app_env, monkeypatch):
 def test_signed_in_session_reaches_the_page_directly(app_env):
     at = app(CLERK).run()
     assert at.chat_input and not at.exception
+
+
+def test_sign_in_opens_a_server_side_session_and_sign_out_ends_it(app_env):
+    from app.sessions import SessionStore
+
+    at = _sign_in(app().run(), "clerk", PASSWORD)
+    session_id = at.session_state["session_id"]
+    store = SessionStore(app_env / "var")
+    assert store.is_open(session_id)
+    # The browser was handed its one-time code once (the cookie endpoint trades it).
+    assert "session_code" not in at.session_state and any("/_gyosei/session" in str(h.proto) for h in at.get("html"))
+    at.sidebar.button(key="logout").click()
+    at.run()
+    assert not store.is_open(session_id) and "user" not in at.session_state
+    with AuditLog(f"sqlite:///{app_env / 'var/audit.sqlite3'}") as log:
+        assert [(e.user, e.action) for e in log.query(action="sign_out")] == [("clerk", "sign_out")]
+
+
+def test_a_session_ended_elsewhere_ends_this_tab_too(app_env):
+    from app.sessions import SessionStore
+
+    at = _sign_in(app().run(), "clerk", PASSWORD)
+    SessionStore(app_env / "var").end_id(at.session_state["session_id"])  # signed out in another tab
+    at.run()
+    assert "user" not in at.session_state and "ログアウトしました" in texts(at)

@@ -38,6 +38,9 @@ class Index(Protocol):
     def documents(self, access: Access | None = None) -> dict[str, DocInfo]:
         """Per document: title, type, hashes and chunk counts (``access=None``: unrestricted)."""
 
+    def set_access(self, doc_id: str, confidentiality: int, groups: list[str]) -> int:
+        """Change the confidentiality and groups of every chunk of ``doc_id``; return how many."""
+
     def flush(self) -> None:
         """Make writes durable and searchable (optimize/persist as the backend needs)."""
 

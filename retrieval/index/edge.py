@@ -96,6 +96,16 @@ class EdgeIndex:
             _call(self.path, self._shard.update, qe.UpdateOperation.delete_points_by_filter(flt))
         return int(n)
 
+    def set_access(self, doc_id: str, confidentiality: int, groups: list[str]) -> int:
+        """Change the confidentiality and groups of every chunk of ``doc_id``; return how many."""
+        self._writable()
+        flt = _edge_filter(F.doc_condition(doc_id))
+        n = _call(self.path, self._shard.count, qe.CountRequest(filter=flt, exact=True))
+        if n:
+            payload = {"confidentiality": int(confidentiality), "groups": sorted(set(groups))}
+            _call(self.path, self._shard.update, qe.UpdateOperation.set_payload_by_filter(flt, payload))
+        return int(n)
+
     def search(self, query: Query, access: Access, filters: Filters | None = None, k: int = 10) -> list[Hit]:
         """Top ``k`` readable chunks; hybrid fuses dense and sparse inside Edge with RRF."""
         flt = _edge_filter(F.conditions(access, filters))

@@ -17,7 +17,7 @@ from retrieval.types import PUBLIC_GROUP, Access, Chunk, DocInfo, Filters, Query
 
 # Payload fields read by ``documents()`` (never the text: listings must stay cheap).
 DOC_FIELDS = ("doc_id", "title", "doc_type", "content_hash", "doc_chunks", "source_path", "embedding_path",
-              "confidentiality", "groups")
+              "confidentiality", "groups", "date", "ingested_by", "ingested_at")
 
 # Page size for scrolling through payloads.
 SCROLL_PAGE = 1024
@@ -145,12 +145,17 @@ def aggregate_documents(payloads: Iterable[dict[str, Any]]) -> dict[str, DocInfo
                 source_path=p.get("source_path"),
                 confidentiality=int(p.get("confidentiality") or 1),
                 groups=sorted(p.get("groups") or []),
+                date=p.get("date"),
             )
             docs[doc_id] = info
         info.chunks_found += 1
         info.hashes.add(p.get("content_hash") or "")
         if p.get("embedding_path"):
             info.embedding_paths.add(p["embedding_path"])
+        info.confidentiality = max(info.confidentiality, int(p.get("confidentiality") or 1))
+        info.groups = sorted(set(info.groups) | set(p.get("groups") or []))
+        info.ingested_by = info.ingested_by or p.get("ingested_by")
+        info.ingested_at = max(filter(None, (info.ingested_at, p.get("ingested_at"))), default=None)
     return docs
 
 

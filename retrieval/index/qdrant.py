@@ -82,6 +82,17 @@ class QdrantIndex:
             self._call(self.client.delete, self.collection, points_selector=selector, wait=True)
         return int(n)
 
+    def set_access(self, doc_id: str, confidentiality: int, groups: list[str]) -> int:
+        """Change the confidentiality and groups of every chunk of ``doc_id``; return how many."""
+        self._writable()
+        flt = _client_filter(F.doc_condition(doc_id))
+        n = self._call(self.client.count, self.collection, count_filter=flt, exact=True).count
+        if n:
+            payload = {"confidentiality": int(confidentiality), "groups": sorted(set(groups))}
+            self._call(self.client.set_payload, self.collection, payload=payload, points=models.FilterSelector(filter=flt),
+                       wait=True)
+        return int(n)
+
     def search(self, query: Query, access: Access, filters: Filters | None = None, k: int = 10) -> list[Hit]:
         """Top ``k`` readable chunks; hybrid fuses dense and sparse in Qdrant with RRF."""
         flt = _client_filter(F.conditions(access, filters))

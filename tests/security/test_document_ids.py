@@ -100,3 +100,28 @@ def test_two_ingested_files_cannot_share_a_document_id_without_replace(res, tmp_
     assert "Aの本文" in _text_of(res, "records:1")
     replaced = _operator_ingest(res, b / "records.jsonl", replace=True)
     assert replaced.replaced == ["records:1"] and "Bの本文" in _text_of(res, "records:1")
+
+
+def test_an_access_change_above_the_users_own_clearance_is_refused(res):
+    from app.documents import change_access
+    from retrieval.errors import GyoseiError
+
+    _upload(res, "memo.md", "# メモ\n\n本文。\n", LOW_ADMIN)
+    with pytest.raises(GyoseiError, match="上限は機密性1"):
+        change_access(res, "uploads/memo.md", 2, ["all"], LOW_ADMIN)
+    with pytest.raises(GyoseiError, match="権限がありません"):
+        change_access(res, "uploads/secret.md", 1, ["all"], LOW_ADMIN)
+    assert res.index.documents()["uploads/memo.md"].confidentiality == 1
+
+
+def test_a_records_file_is_removed_with_its_last_document(res):
+    from app.documents import delete_document
+
+    lines = "".join(json.dumps({"id": str(i), "title": f"記録{i}", "text": f"本文{i}。"}, ensure_ascii=False) + "\n"
+                    for i in (1, 2))
+    saved = save_upload("records.jsonl", lines.encode(), uploads_dir(res.settings), res.settings.limits)
+    ingest_files(res, [saved], IngestOptions(confidentiality=1, groups=["all"], writer=LOW_ADMIN))
+    delete_document(res, "uploads/records:1", LOW_ADMIN)
+    assert saved.is_file()  # record 2 still comes from it
+    delete_document(res, "uploads/records:2", LOW_ADMIN)
+    assert not saved.exists()

@@ -149,7 +149,37 @@ def test_sign_in_ask_and_draft_in_a_real_browser(app_url, browser):
     text = "\n".join(p.text for p in document.paragraphs)
     assert "答弁案" in text and "標準処理期間" in text
     assert "行政手続法" in text  # the cited source is listed
+    assert "未確認（AI生成の下書き）" in _header_text(document)  # nothing leaves unconfirmed without saying so
     _edit_to_contradict_and_export(browser)
+    _confirm_and_export(browser)
+
+
+def _header_text(document) -> str:
+    header = document.sections[0].header
+    return "\n".join([p.text for p in header.paragraphs] + [c.text for t in header.tables for r in t.rows for c in r.cells])
+
+
+def _confirm_and_export(browser) -> None:
+    """The official confirms the whole draft: the .docx downloaded then names them in its header."""
+    import datetime as dt
+
+    import docx
+    from selenium.webdriver.common.by import By
+
+    button = browser.find_element(By.XPATH, "//button[.//p[text()='答弁案全体を確認済みにする']]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+    _wait(browser, lambda d: "確認済み（確認者 e2e、" in d.find_element(By.TAG_NAME, "body").text, timeout=120)
+    browser.save_screenshot(str(ARTIFACTS / "05-draft-confirmed.png"))
+    for old in (ARTIFACTS / "downloads").glob("*.docx"):
+        old.unlink()
+    download = browser.find_element(By.XPATH, "//button[.//p[text()='Word（.docx）でダウンロード']]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", download)
+    download.click()
+    files = _wait(browser, lambda d: list((ARTIFACTS / "downloads").glob("*.docx")), timeout=60)
+    header = _header_text(docx.Document(str(files[0])))
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date().isoformat()
+    assert f"確認済み（確認者 e2e、{today}）" in header and "未確認" not in header, header
 
 
 SAID = "示すよう努めなければならない"  # 行政手続法 第九条: 審査の進行状況 … を示すよう努めなければならない

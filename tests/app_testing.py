@@ -29,9 +29,11 @@ def app_env(tmp_path, monkeypatch) -> Path:
     store.add("admin", PASSWORD, clearance=2, groups=["all"], roles=["admin"])
     store.add("clerk", PASSWORD, clearance=1, groups=["all"])
     yield tmp_path
-    # Close this test's shared index and audit log (on_release); the embedder stays loaded.
+    # Close this test's shared index and audit log (on_release), and drop the embedder: a test
+    # that swapped in a small fake must not hand it to the next test (its index is 384-dim).
     resources._resources.clear()
     resources._audit.clear()
+    resources._embedder.clear()
 
 
 def app(user: User | None = None, timeout: float = 60) -> AppTest:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.conversation import Turn
+from retrieval.ai_notice import AINotice
 from retrieval.answer_types import Answer, AnswerSentence, Source
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -53,6 +54,8 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
     answer.sources = [Source(**_fields(Source, s)) for s in data.get("sources") or []]
     for s in answer.sources:
         s.highlights = [tuple(h) for h in s.highlights]
+    if isinstance(data.get("notice"), dict):  # the AI-output notice as it was when answered
+        answer.notice = AINotice(**_fields(AINotice, data["notice"]))
     return answer
 
 

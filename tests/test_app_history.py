@@ -21,8 +21,12 @@ def _answer(question: str) -> Answer:
     sources = [Source(1, "c1", "uploads/open.md", "公開資料", "公開の本文です。", 0.9, {"doc_type": "other", "confidentiality": 1}),
                Source(2, "c2", "uploads/secret.md", "機密資料", "カナリア計画の本文です。", 0.8,
                       {"doc_type": "other", "confidentiality": 2})]
-    return Answer(question, [AnswerSentence("公開資料によれば手続は三段階です。", [1]),
-                             AnswerSentence("カナリア計画は来年度に始まります。", [2])], sources, "extractive")
+    from retrieval.ai_notice import make_notice
+
+    answer = Answer(question, [AnswerSentence("公開資料によれば手続は三段階です。", [1]),
+                               AnswerSentence("カナリア計画は来年度に始まります。", [2])], sources, "extractive")
+    answer.notice = make_notice("answer", "extractive")  # stored and reopened with the answer
+    return answer
 
 
 @pytest.fixture
@@ -43,6 +47,7 @@ def test_a_new_session_reopens_the_latest_conversation_of_that_user_only(indexed
     shown = texts(at)
     assert "管理者の質問です" in shown and "カナリア計画は来年度に始まります。" in shown  # admin reads 機密性2
     assert "閲覧できなくなった出典" not in shown
+    assert "【AI生成物】この回答は" in shown and "作成方法：抽出型" in shown  # the notice survives the reload
     assert "その他　機密性2" in shown  # source cards say who may read them
     assert at.sidebar.selectbox(key="ask_history").options == [f"{indexed.conversations('admin')[0].updated[:16].replace('T', ' ')}"
                                                                "　管理者の質問です（1 件）"]

@@ -93,3 +93,17 @@ def ask(driver: Any, question: str) -> float:
     return time.perf_counter() - started
 
 
+def wait_healthy(url: str, proc: Any, log: Path, timeout: float = 120) -> None:
+    """Wait until the Streamlit server at ``url`` answers its health check; fail with its log if
+    it exits or does not come up in ``timeout`` seconds."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.5)

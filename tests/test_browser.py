@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from retrieval.index import open_index
 from retrieval.settings import Settings
 from retrieval.text.sparse import SparseEncoder
 
-from .browser_testing import ask as _ask, chromium, free_port as _free_port, sign_in, wait as _wait
+from .browser_testing import ask as _ask, chromium, free_port as _free_port, sign_in, wait as _wait, wait_healthy
 from .conftest import ROOT, SAMPLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -64,15 +63,7 @@ def app_url(tmp_path_factory, model_cache_dir, real_embedder):
                              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, (work / "streamlit.log").read_text()
-        time.sleep(0.5)
+    wait_healthy(url, proc, work / "streamlit.log")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -154,6 +145,27 @@ def test_sign_in_ask_and_draft_in_a_real_browser(app_url, browser):
     _confirm_and_export(browser)
 
 
+def _download_docx_again(browser) -> Path:
+    """Click the page's .docx download (after removing earlier downloads) and return the new file."""
+    from selenium.webdriver.common.by import By
+
+    for old in (ARTIFACTS / "downloads").glob("*.docx"):
+        old.unlink()
+    def click(d) -> bool:  # the page may still be re-running (a confirmation reruns it): find it again
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:
+            download = d.find_element(By.XPATH, "//button[.//p[text()='Word（.docx）でダウンロード']]")
+            d.execute_script("arguments[0].scrollIntoView({block: 'center'});", download)
+            download.click()
+            return True
+        except StaleElementReferenceException:
+            return False
+
+    _wait(browser, click, timeout=30)
+    return _wait(browser, lambda d: list((ARTIFACTS / "downloads").glob("*.docx")), timeout=60)[0]
+
+
 def _header_text(document) -> str:
     header = document.sections[0].header
     return "\n".join([p.text for p in header.paragraphs] + [c.text for t in header.tables for r in t.rows for c in r.cells])
@@ -171,13 +183,7 @@ def _confirm_and_export(browser) -> None:
     button.click()
     _wait(browser, lambda d: "確認済み（確認者 e2e、" in d.find_element(By.TAG_NAME, "body").text, timeout=120)
     browser.save_screenshot(str(ARTIFACTS / "05-draft-confirmed.png"))
-    for old in (ARTIFACTS / "downloads").glob("*.docx"):
-        old.unlink()
-    download = browser.find_element(By.XPATH, "//button[.//p[text()='Word（.docx）でダウンロード']]")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", download)
-    download.click()
-    files = _wait(browser, lambda d: list((ARTIFACTS / "downloads").glob("*.docx")), timeout=60)
-    header = _header_text(docx.Document(str(files[0])))
+    header = _header_text(docx.Document(str(_download_docx_again(browser))))
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date().isoformat()
     assert f"確認済み（確認者 e2e、{today}）" in header and "未確認" not in header, header
 
@@ -217,13 +223,7 @@ def _edit_to_contradict_and_export(browser) -> None:
     browser.save_screenshot(str(ARTIFACTS / "04-draft-conflict.png"))
     body = browser.find_element(By.TAG_NAME, "body").text
     assert NEGATED in body and "否定が逆です" in body
-    for old in (ARTIFACTS / "downloads").glob("*.docx"):
-        old.unlink()
-    download = browser.find_element(By.XPATH, "//button[.//p[text()='Word（.docx）でダウンロード']]")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", download)
-    download.click()
-    files = _wait(browser, lambda d: list((ARTIFACTS / "downloads").glob("*.docx")), timeout=60)
-    document = docx.Document(str(files[0]))
+    document = docx.Document(str(_download_docx_again(browser)))
     paragraphs = [p.text for p in document.paragraphs]
     cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
     number = point[2:].split("（")[0]  # 「論点2」 -> 「2」

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -17,7 +15,7 @@ from retrieval.index import open_index
 from retrieval.settings import Settings
 from retrieval.text.sparse import SparseEncoder
 
-from .browser_testing import ask, chromium, free_port, sign_in, wait
+from .browser_testing import ask, chromium, free_port, sign_in, wait, wait_healthy
 from .conftest import ROOT, SAMPLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -46,15 +44,7 @@ def server(tmp_path, model_cache_dir, real_embedder):
                              "--server.port", str(port), "--server.headless", "true"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "streamlit.log").read_text()
-        time.sleep(0.5)
+    wait_healthy(url, proc, tmp_path / "streamlit.log")
     yield url, tmp_path
     proc.terminate()
     proc.wait(timeout=30)

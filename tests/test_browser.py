@@ -182,6 +182,8 @@ def _confirm_and_export(browser) -> None:
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
     button.click()
     _wait(browser, lambda d: "確認済み（確認者 e2e、" in d.find_element(By.TAG_NAME, "body").text, timeout=120)
+    # The rerun has finished when the button is gone (a confirmed draft offers no second confirmation).
+    _wait(browser, lambda d: not d.find_elements(By.XPATH, "//button[.//p[text()='答弁案全体を確認済みにする']]"), timeout=60)
     browser.save_screenshot(str(ARTIFACTS / "05-draft-confirmed.png"))
     header = _header_text(docx.Document(str(_download_docx_again(browser))))
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date().isoformat()

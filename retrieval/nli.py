@@ -17,13 +17,10 @@ Two implementations of one protocol, ``judge(premise, hypothesis) -> (label, pro
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
@@ -269,30 +266,12 @@ def classifier_from_cache(embedder: "Embedder", cache_dir: Path, data_dir: Path 
     Safe against crashes (trained into a temp folder, then renamed) and against two processes
     training at once (an fcntl lock).
     """
+    from retrieval.model_cache import build_once
+
     root = Path(cache_dir).expanduser() / "nli"
-    target = root / _code_hash(data_dir, embedder, 0.05)
-    if (target / _DONE).is_file():
-        return ClassifierJudge(embedder, target)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        lock = open(root / ".train.lock", "w")
-    except OSError as exc:
-        raise ModelError(f"{root}: NLI 分類器のキャッシュフォルダを作成できません（{exc}）。書き込めるフォルダを指定してください。") from exc
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / _DONE).is_file():
-            tmp = Path(tempfile.mkdtemp(prefix=".nli.tmp-", dir=root))
-            try:
-                train_classifier(embedder, tmp, data_dir, embedding_cache=root / f"emb-{_slug(_embedder_id(embedder))}.npz")
-                if target.exists():
-                    shutil.rmtree(target)
-                os.rename(tmp, target)
-                for stale in root.iterdir():  # models of older data/code: never read again
-                    if stale.is_dir() and stale != target and (stale / _DONE).is_file():
-                        shutil.rmtree(stale, ignore_errors=True)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+    cache = root / f"emb-{_slug(_embedder_id(embedder))}.npz"
+    target = build_once(root, _code_hash(data_dir, embedder, 0.05),
+                        lambda tmp: train_classifier(embedder, tmp, data_dir, embedding_cache=cache), "NLI 分類器")
     return ClassifierJudge(embedder, target)
 
 

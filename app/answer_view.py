@@ -7,6 +7,16 @@ from rich.markup import escape
 
 from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, Answer
 
+# Document types as officials name them (pages, CLI, the governance report).
+DOC_TYPE_LABELS = {
+    "law": "法令",
+    "diet_speech": "国会会議録",
+    "faq": "質疑応答",
+    "guideline": "ガイドライン",
+    "notice": "通知",
+    "white_paper": "白書",
+    "other": "その他",
+}
 FLAG_LABELS = {
     FLAG_UNCITED: "出典なし",
     FLAG_INVALID_CITATION: "存在しない出典番号を削除",

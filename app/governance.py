@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.answer_view import DOC_TYPE_LABELS
 from retrieval.cpu import PATH_LABELS, auto_paths, detect_cpu, onnx_runtime_available
 from retrieval.settings import Settings
 
@@ -176,7 +177,7 @@ def gather(settings: Settings, *, docs: dict | None, users: Any, audit: Any, rep
         if scope:
             index.facts.append((L["scope"], scope))
         index.facts += [(L["documents_total"], str(len(docs))),
-                        (L["by_type"], _counts_line(by_type)),
+                        (L["by_type"], _counts_line(by_type, lambda k: DOC_TYPE_LABELS.get(k, k))),
                         (L["by_level"], _counts_line(by_level, lambda k: f"機密性{k}")),
                         (L["by_group"], _counts_line(by_group))]
     figures.update(documents=None if docs is None else len(docs), by_type=dict(by_type), by_level=dict(by_level),

@@ -7,6 +7,7 @@ import logging
 import streamlit as st
 
 from app import resources
+from app.answer_view import DOC_TYPE_LABELS, FLAG_LABELS  # noqa: F401  (the pages import them from here)
 from app.auth import User
 from app.safe_text import html_block, md_inline, safe_url
 from retrieval.answer_types import Source
@@ -15,17 +16,7 @@ from retrieval.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DOC_TYPE_LABELS = {
-    "law": "法令",
-    "diet_speech": "国会会議録",
-    "faq": "質疑応答",
-    "guideline": "ガイドライン",
-    "notice": "通知",
-    "white_paper": "白書",
-    "other": "その他",
-}
 MODE_LABELS = {"hybrid": "ハイブリッド（推奨）", "dense": "意味検索", "sparse": "キーワード検索"}
-FLAG_LABELS = {"uncited": "出典なし", "invalid_citation": "存在しない出典番号を削除", "unsupported": "出典で裏付けられません"}
 HOUSES = ("衆議院", "参議院")
 GENERIC_ERROR = "処理中にエラーが発生しました。時間をおいて再度お試しください。解決しない場合は管理者に連絡してください（詳細はサーバーのログにあります）。"
 

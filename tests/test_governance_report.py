@@ -86,6 +86,7 @@ def test_figures_match_index_users_audit_and_reports(built, index, world):
     md = governance_to_markdown(report)
     levels = "、".join(f"機密性{k} {v}" for k, v in sorted(f["by_level"].items()))
     assert levels in md and "new-answers.json" in md and "old-answers.json" not in md
+    assert "国会会議録 80" in md and "diet_speech" not in md  # types as officials name them
     for title in VIEWPOINTS:
         assert title in md
     assert md.count("**判定（CAIO 記入）**：＿＿＿＿＿＿＿＿") == 4

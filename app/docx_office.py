@@ -46,12 +46,13 @@ def confidentiality_mark(sources: list[Source]) -> str:
 
 
 def source_numbers(sources: list[Source]) -> dict[int, int]:
-    """Draft number -> export number, one per distinct document: several chunks of one speech
-    or law (each numbered by the drafter) become one numbered source, in order of appearance."""
-    by_doc: dict[str, int] = {}
+    """Draft number -> export number, one per distinct source as the reader sees it: several
+    chunks of one speech (same document, same label) become one numbered source; two articles of
+    one law keep their own numbers (their labels name the article a sentence stands on)."""
+    by_source: dict[tuple[str, str], int] = {}
     out: dict[int, int] = {}
     for src in sources:
-        out[src.n] = by_doc.setdefault(src.doc_id or src.chunk_id, len(by_doc) + 1)
+        out[src.n] = by_source.setdefault((src.doc_id or src.chunk_id, src.label), len(by_source) + 1)
     return out
 
 

@@ -20,7 +20,7 @@ from app.audit import AuditLog
 from app.docx_office import source_numbers
 from app.draft_confirm import confirm_draft, confirm_point, record_revoked
 from app.draft_edit import apply_text
-from app.draft_export import draft_to_docx, draft_to_markdown
+from app.draft_export import draft_to_docx, draft_to_markdown, listed_sources
 from retrieval.ai_notice import make_notice
 from retrieval.answer_types import AnswerSentence
 
@@ -151,6 +151,20 @@ def test_one_number_per_distinct_source_document(draft):
     assert not any(line.startswith("[3]") for line in listed)
     md = draft_to_markdown(draft)
     assert "同じ答弁の別の箇所です。[1]" in md and "[3]" not in md
+
+
+def test_two_articles_of_one_law_keep_their_own_numbers(draft):
+    """A sentence from 第九条 must not be listed under 第六条 of the same law."""
+    law = [dataclasses.replace(draft.sources[0], n=n, chunk_id=f"law-{n}", doc_id="law:405AC0000000088",
+                               label=f"行政手続法 ／ 第二章 申請に対する処分 > {article}")
+           for n, article in ((4, "第六条"), (5, "第九条"))]
+    draft.sources += law
+    draft.points[0].sentences += [AnswerSentence("標準的な期間を定めるよう努めることとされております。", [4], 0.9),
+                                  AnswerSentence("審査の進行状況を示すよう努めなければならないこととされております。", [5], 0.9)]
+    numbers = source_numbers(listed_sources(draft))  # what the export numbers
+    assert numbers[4] != numbers[5]
+    md = draft_to_markdown(draft)
+    assert f"こととされております。[{numbers[5]}]" in md and f"[{numbers[5]}] 行政手続法 ／ 第二章 申請に対する処分 &gt; 第九条" in md
 
 
 def test_notice_in_docx_and_markdown(draft):

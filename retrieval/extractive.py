@@ -189,8 +189,11 @@ def with_qualifiers(picked: list[tuple[int, Span, float]], passages: Sequence[st
 
 
 def contiguous(passage: str, first: Span, second: Span) -> bool:
-    """True when ``second`` follows ``first`` in ``passage`` with only blanks between (one quote)."""
-    return second.start >= first.end and not passage[first.end:second.start].strip()
+    """True when ``second`` follows ``first`` in ``passage`` with only blanks between and is shown
+    as it stands (one verbatim quote): a later item whose number 「七」 the answer drops is a quote
+    of its own, or the joined quote would read as if the two items were one."""
+    return (second.start >= first.end and not passage[first.end:second.start].strip()
+            and passage[second.start:second.end] == second.text)
 
 
 def _first_pick(chosen: list[int], cands: list[tuple[int, Span, float]], passage: int) -> int:

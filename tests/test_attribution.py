@@ -102,6 +102,18 @@ def test_paragraphs_of_one_article_are_quoted_one_by_one():
     assert [provision_of(LAW, ARTICLE_5, g[1][0].start) for g in groups] == ["第五条第一項", "第五条第二項", "第五条第三項"]
 
 
+def test_neighbouring_items_are_quoted_one_by_one_and_verbatim():
+    """Two 号 side by side: the dropped item number 「七」 must not vanish inside one joined quote."""
+    passage = ("六 行政指導 行政機関が特定の者に一定の作為又は不作為を求める指導であって処分に該当しないものをいう。\n"
+               "七 届出 行政庁に対し一定の事項の通知をする行為であって、法令により当該通知が義務付けられているものをいう。")
+    payload = {**LAW, "article": "第二条", "article_num": "2"}
+    spans = candidate_sentences(passage)
+    groups = quote_groups([(0, s, 0.9) for s in spans], [passage], [payload])
+    assert [len(g[1]) for g in groups] == [1, 1]
+    for _, group in groups:
+        assert "".join(s.text for s in group) in passage.replace("\n", "")
+
+
 def test_an_item_is_cited_with_its_number_and_without_it_in_the_quote():
     passage = ("第二条(定義)\nこの法律において、次の各号に掲げる用語の意義は、当該各号に定めるところによる。\n"
                "六 行政指導 行政機関がその任務又は所掌事務の範囲内において一定の行政目的を実現するため特定の者に"

@@ -257,6 +257,29 @@ def test_dense_sparse_hybrid_ordering(index):
         index.search(Query(sparse=b.sparse, mode=SearchMode.DENSE), PUBLIC)
 
 
+@pytest.mark.parametrize("mode", [SearchMode.DENSE, SearchMode.SPARSE])
+def test_equal_scores_come_in_one_order_in_every_process(index, mode):
+    """Copies of one chunk score the same; they must not come back shuffled from run to run."""
+    a = BY_DOC["nta:29"]
+    index.upsert([replace(a, doc_id=f"copy:{i}") for i in range(8)])
+    index.flush()
+    hits = [h for h in index.search(Query(dense=a.dense, sparse=a.sparse, mode=mode), PUBLIC, k=20)
+            if h.payload["doc_id"].startswith(("copy:", "nta:29"))]
+    assert len(hits) == 9 and len({round(h.score, 9) for h in hits}) == 1
+    assert [h.chunk_id for h in hits] == sorted(h.chunk_id for h in hits)
+
+
+def test_a_fusion_tie_comes_in_one_order_in_every_process(index):
+    """First in dense and second in sparse, or the other way round: the same RRF score."""
+    a, b = BY_DOC["nta:29"], CHUNKS[0]
+    query = Query(dense=aim((a, 1.0), (b, 0.9)), sparse=sparse_of({**unique_terms(b, 6), **unique_terms(a, 2)}))
+    assert ids(index.search(replace(query, mode=SearchMode.DENSE), PUBLIC, k=2)) == [a.doc_id, b.doc_id]
+    assert ids(index.search(replace(query, mode=SearchMode.SPARSE), PUBLIC, k=2)) == [b.doc_id, a.doc_id]
+    hybrid = index.search(query, PUBLIC, k=2)
+    assert hybrid[0].score == pytest.approx(hybrid[1].score)
+    assert [h.chunk_id for h in hybrid] == sorted([a.chunk_id, b.chunk_id])
+
+
 @pytest.mark.parametrize("mode", list(SearchMode))
 def test_hits_carry_their_dense_vector_only_when_asked(index, mode):
     target = BY_DOC["nta:29"]

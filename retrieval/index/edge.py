@@ -126,10 +126,10 @@ class EdgeIndex:
                 return []
             request = qe.QueryRequest(limit=k, query=vector, filter=flt, with_payload=True, with_vector=with_vector)
         points = _call(self.path, self._shard.query, request)
-        return [
+        return F.best_first([
             Hit(chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), dense=_dense_of(p))
             for p in points
-        ]
+        ])
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
         """Number of chunks ``access`` may read (``None``: all chunks)."""

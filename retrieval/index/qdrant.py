@@ -124,10 +124,10 @@ class QdrantIndex:
             with_vectors=[DENSE_VECTOR] if query.with_dense else False,
             **kwargs,
         )
-        return [
+        return F.best_first([
             Hit(chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), dense=_dense_of(p))
             for p in result.points
-        ]
+        ])
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
         """Number of chunks ``access`` may read (``None``: all chunks)."""

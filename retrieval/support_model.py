@@ -39,6 +39,10 @@ _CODE = ("support_model.py", "support_features.py", "support_judge.py", "contrad
          "text/figures.py", "text/dates.py")
 
 
+# How far the margin may move a probability inside its isotonic step (calibration off by <= 0.005).
+TIE_BREAK = 0.01
+
+
 class SupportModel:
     """Weights, feature scaling and the shipped threshold of a trained support model."""
 
@@ -60,8 +64,18 @@ class SupportModel:
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """P(supported) for feature rows (one per sentence)."""
-        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
-        return np.interp(z, self.iso_x, self.iso_y)  # the isotonic calibration (clipped at both ends)
+        z = self.margin(rows)
+        # Isotonic steps are flat: a fifth of the claims can share one value, and a threshold could
+        # then only pass or flag them all. Within a step the regression's margin orders them.
+        return np.clip(self.calibrated(rows) + TIE_BREAK * (1.0 / (1.0 + np.exp(-z)) - 0.5), 0.0, 1.0)
+
+    def margin(self, rows: np.ndarray) -> np.ndarray:
+        """The logistic regression's decision score."""
+        return ((rows - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def calibrated(self, rows: np.ndarray) -> np.ndarray:
+        """The isotonic calibration of the margin alone (clipped at both ends)."""
+        return np.interp(self.margin(rows), self.iso_x, self.iso_y)
 
 
 def load_pairs(path: Path | None = None) -> list[dict]:
@@ -187,8 +201,9 @@ def train_support_model(judge: "SupportJudge", out_dir: Path, pairs: Sequence[di
              coef=lr.coef_[0].astype(np.float32), intercept=np.float32(lr.intercept_[0]),
              iso_x=np.asarray(iso.X_thresholds_, dtype=np.float64), iso_y=np.asarray(iso.y_thresholds_, dtype=np.float64))
     dev = split == "dev"
-    probs = SupportModel(out_dir, threshold=0.5).probability(rows)
-    if not np.allclose(probs[fit], calibrated.predict_proba((rows[fit] - mean) / scale)[:, 1], atol=1e-4):
+    model = SupportModel(out_dir, threshold=0.5)
+    probs = model.probability(rows)
+    if not np.allclose(model.calibrated(rows[fit]), calibrated.predict_proba((rows[fit] - mean) / scale)[:, 1], atol=1e-4):
         raise ModelError("裏付け判定モデルの保存に失敗しました（確率が学習時と一致しません）。")
     caps = {name: _rate(y[fit & mask]) for name, mask in hard_rules(rows).items()}
     probs = np.where(quoted, 1.0, settle(probs, rows, caps))

@@ -93,9 +93,15 @@ def test_first_run_serves_at_once_shows_progress_and_answers_when_indexed(tmp_pa
         _wait_for_line(log, r"取り込み完了: [\d,]+ チャンクを追加")
         _wait_for_line(log, "準備ができました。")
         seconds = ask(browser, "行政手続法の目的は何ですか")
-        browser.save_screenshot(str(ARTIFACTS / "02-answer.png"))
         print(f"first answer after ready: {seconds:.1f} s")
-        answer = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stChatMessage']")[-1].text
+
+        def settled(d):  # the banner's own full redraw when all is ready may land just after the answer
+            messages = d.find_elements(By.CSS_SELECTOR, "[data-testid='stChatMessage']")
+            return messages and "公正の確保と透明性" in messages[-1].text and messages[-1].text
+
+        answer = wait(browser, settled)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "[data-testid='stChatMessage']")) == 2  # asked once
+        browser.save_screenshot(str(ARTIFACTS / "02-answer.png"))
         # The purpose clause of the Act (Article 1), cited: the answer came from the samples just indexed.
         assert "公正の確保と透明性" in answer and "[1]" in answer, answer
         text = log.read_text()

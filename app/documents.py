@@ -24,7 +24,7 @@ from retrieval.cpu import PATH_LABELS, index_path_note
 from retrieval.errors import GyoseiError, ReaderError
 from retrieval.settings import LimitsSettings, Settings
 from retrieval.text.sparse import SparseEncoder
-from retrieval.types import Access, DocInfo, Filters, Query, SearchMode
+from retrieval.types import Access, DocInfo, Filters
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +191,7 @@ def document_passages(res: Any, doc_id: str, access: Access, limit: int = 40) ->
     info = docs.get(doc_id)
     if info is None:
         return []
-    qv = res.embedder.embed_query(info.title or doc_id)
-    hits = res.index.search(Query(dense=list(qv), mode=SearchMode.DENSE), access, Filters(doc_ids=[doc_id]),
-                            k=min(max(info.chunks_found, 1), limit))
-    return sorted((h.payload for h in hits), key=lambda p: int(p.get("ordinal") or 0))
+    return [h.payload for h in res.index.fetch(access, Filters(doc_ids=[doc_id]), limit=limit)]
 
 
 def delete_document(res: Any, doc_id: str, access: Access) -> int:

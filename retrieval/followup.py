@@ -38,7 +38,7 @@ from retrieval.search import QueryPlan, Searcher
 from retrieval.settings import DEFAULT_MIN_RELEVANCE
 from retrieval.support import cosine
 from retrieval.text.normalize import normalize
-from retrieval.types import Access, Filters, Hit, Query, SearchMode
+from retrieval.types import Access, Filters, Hit, SearchMode
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -261,7 +261,7 @@ class FollowUpMiner:
                 matches[doc] = _Match(doc, str(p["issue_id"]), int(p["speech_order"]), role, sim)
         if not matches:
             return [], []
-        speeches = self._fetch(list(matches.values()), access, qv)
+        speeches = self._fetch(list(matches.values()), access)
         point_terms = set(self.searcher.sparse.terms(text))
         subject = [normalize(n) for n in content_nouns(text)]  # what the 論点 is about
         found: dict[str, FollowUp] = {}
@@ -291,19 +291,14 @@ class FollowUpMiner:
                 )
         return _dedupe_text(list(found.values()))[:k], list(answers.values())
 
-    def _fetch(self, matches: list[_Match], access: Access, qv: list[float]) -> dict[str, dict[int, Speech]]:
+    def _fetch(self, matches: list[_Match], access: Access) -> dict[str, dict[int, Speech]]:
         """The speeches around each match, per meeting, rebuilt from the index (access applies)."""
         ids: list[str] = []
         for m in matches:
             for order in range(max(1, m.order - self.window), m.order + self.window + 1):
                 ids.append(speech_doc_id(m.issue_id, order))
         filters = Filters(doc_types=[DIET], doc_ids=list(dict.fromkeys(ids)))
-        index = self.searcher.index
-        n = index.count(access, filters)
-        if n == 0:
-            return {}
-        # Any vector will do: the filter selects the speeches; the query only has to return them all.
-        hits = index.search(Query(dense=qv, mode=SearchMode.DENSE, with_dense=True), access, filters, n)
+        hits = self.searcher.index.fetch(access, filters, with_dense=True)
         by_doc: dict[str, list[Hit]] = {}
         for hit in hits:
             by_doc.setdefault(str(hit.payload.get("doc_id")), []).append(hit)

@@ -21,7 +21,7 @@ The whole question can be given as ``context``: its own search joins the fusion 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from retrieval.answer import hit_source, relevance
@@ -29,6 +29,7 @@ from retrieval.answer_types import Source
 from retrieval.draft_types import PastAnswer
 from retrieval.question_analysis import GENERIC_TERMS, Point, QuestionAnalysis, policy_terms
 from retrieval.search import OVERFETCH, Searcher, collapse_overlaps
+from retrieval.support import cosine
 from retrieval.text.normalize import normalize
 from retrieval.text.sparse import term_id
 from retrieval.types import DEFAULT_RRF_K, Access, Filters, Hit, Query, SearchMode, SparseVector
@@ -199,12 +200,13 @@ class PastAnswerFinder:
         """The chunk of each listed speech closest to ``vector`` (missing or unreadable: absent)."""
         if not doc_ids:
             return {}
-        f = Filters(doc_ids=list(dict.fromkeys(doc_ids)))
-        query = Query(dense=vector, mode=SearchMode.DENSE, with_dense=True)
-        hits = self.searcher.index.search(query, access, f, max(len(f.doc_ids) * 4, 10))
+        chunks = self.searcher.index.fetch(access, Filters(doc_ids=list(dict.fromkeys(doc_ids))), with_dense=True)
         best: dict[str, Hit] = {}
-        for h in hits:
-            best.setdefault(str(h.payload.get("doc_id")), h)
+        for h in chunks:
+            h = replace(h, score=cosine(vector, h.dense) if h.dense else 0.0)
+            doc_id = str(h.payload.get("doc_id"))
+            if doc_id not in best or h.score > best[doc_id].score:
+                best[doc_id] = h
         return best
 
     def _attach_questions(self, cands: list[_Candidate], vector: list[float], access: Access) -> None:

@@ -132,9 +132,7 @@ def built(request, tmp_path_factory):
         admin_docs = index.documents(None)
         forbidden_texts: dict[str, set[str]] = {}
         for doc_id in admin_docs:
-            hits = index.search(Query(dense=HashEmbedder(DIM).embed_query("資料"), mode=SearchMode.DENSE),
-                                ADMIN, Filters(doc_ids=[doc_id]), k=10_000)
-            forbidden_texts[doc_id] = {h.text for h in hits}
+            forbidden_texts[doc_id] = {h.text for h in index.fetch(ADMIN, Filters(doc_ids=[doc_id]))}
     finally:
         index.close()
     folder_of = {doc_id: (info.source_path or "").split("/", 1)[0] for doc_id, info in admin_docs.items()}
@@ -232,6 +230,9 @@ def test_index_search_count_and_document_listing(built, index, user):
     for doc_id in built["admin_docs"]:
         hits = index.search(query, access, Filters(doc_ids=[doc_id]), k=50)
         assert bool(hits) == (doc_id in guard.allowed_ids)
+        fetched = index.fetch(access, Filters(doc_ids=[doc_id]), with_dense=True)
+        assert len(fetched) == (built["admin_docs"][doc_id].chunks_found if doc_id in guard.allowed_ids else 0)
+        guard.hits(fetched)
         assert index.count(access, Filters(doc_ids=[doc_id])) == (
             built["admin_docs"][doc_id].chunks_found if doc_id in guard.allowed_ids else 0)
     listed = index.documents(access)

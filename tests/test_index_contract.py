@@ -293,6 +293,23 @@ def test_hits_carry_their_dense_vector_only_when_asked(index, mode):
     assert cos == pytest.approx(1.0, abs=1e-3)
 
 
+def test_fetch_returns_the_selected_chunks_in_document_order_under_access(index):
+    """Reading a document or the speeches around one: no query vector, every selected chunk."""
+    wp = "white_paper/r05_chapter5_soumu_ict_policy.txt"
+    fetched = index.fetch(PUBLIC, Filters(doc_ids=[wp, "nta:29"]))
+    assert [(h.payload["doc_id"], h.payload["ordinal"]) for h in fetched] == [("nta:29", 0), (wp, 0), (wp, 1), (wp, 2)]
+    assert [h.text for h in fetched[1:]] == [c.text for c in CHUNKS if c.doc_id == wp]
+    assert all(h.dense is None for h in fetched)
+    with_dense = index.fetch(PUBLIC, Filters(doc_ids=["nta:29"]), with_dense=True)
+    assert sum(a * b for a, b in zip(with_dense[0].dense, BY_DOC["nta:29"].dense)) == pytest.approx(1.0, abs=1e-3)
+    assert len(index.fetch(PUBLIC, Filters(doc_types=["diet_speech"]))) == 12
+    assert [h.payload["ordinal"] for h in index.fetch(PUBLIC, Filters(doc_ids=[wp]), limit=2)] == [0, 1]
+    # Access applies as in search: restricted documents are not fetched even when named.
+    assert index.fetch(PUBLIC, Filters(doc_ids=sorted(RESTRICTED))) == []
+    assert ids(index.fetch(Access(1, ["finance"]), Filters(doc_ids=sorted(RESTRICTED)))) == ["internal/finance-memo"]
+    assert set(ids(index.fetch(ADMIN, Filters(doc_ids=sorted(RESTRICTED))))) == RESTRICTED
+
+
 def test_rejects_chunks_without_vectors_or_wrong_dimension(index):
     bad = replace(BY_DOC["nta:29"], dense=[0.1] * (DIM + 1))
     with pytest.raises(IndexError_, match="nta:29"):

@@ -19,6 +19,9 @@ KEYWORD_FIELDS = ("doc_id", "doc_type", "house", "meeting", "speaker", "groups",
 INTEGER_FIELDS = ("confidentiality",)
 DATETIME_FIELDS = ("date",)
 
+# Most chunks one ``fetch`` reads (a whole long document has a few hundred).
+FETCH_LIMIT = 10_000
+
 
 class Index(Protocol):
     """Stores chunks with their vectors and answers filtered dense/sparse/hybrid searches."""
@@ -31,6 +34,11 @@ class Index(Protocol):
 
     def search(self, query: Query, access: Access, filters: Filters | None = None, k: int = 10) -> list[Hit]:
         """Top ``k`` chunks for ``query`` among those ``access`` may read, best first."""
+
+    def fetch(self, access: Access, filters: Filters, *, with_dense: bool = False, limit: int = FETCH_LIMIT) -> list[Hit]:
+        """The chunks ``filters`` selects among those ``access`` may read, in document order
+        (``doc_id``, then ``ordinal``), the first ``limit`` of them; scores are 0. For reading a document or the
+        speeches around one, where a search would need a made-up query to list them."""
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
         """Number of chunks (``access=None`` means unrestricted: maintenance use only)."""

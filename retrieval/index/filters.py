@@ -69,6 +69,11 @@ def best_first(hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda h: (-round(h.score, 9), h.chunk_id))
 
 
+def in_document_order(hits: list[Hit]) -> list[Hit]:
+    """Fetched chunks by document, then by their place in it (``ordinal``)."""
+    return sorted(hits, key=lambda h: (str(h.payload.get("doc_id") or ""), int(h.payload.get("ordinal") or 0), h.chunk_id))
+
+
 def prefetch_limit(k: int) -> int:
     """How many candidates each hybrid branch fetches before fusion."""
     return max(k * 4, 40)

@@ -18,6 +18,7 @@ from retrieval.index import filters as F
 from retrieval.index.base import (
     DATETIME_FIELDS,
     DENSE_VECTOR,
+    FETCH_LIMIT,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SPARSE_VECTOR,
@@ -128,6 +129,26 @@ class QdrantIndex:
             Hit(chunk_id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), dense=_dense_of(p))
             for p in result.points
         ])
+
+    def fetch(self, access: Access, filters: Filters, *, with_dense: bool = False, limit: int = FETCH_LIMIT) -> list[Hit]:
+        """The selected readable chunks in document order (a filtered scroll, no query vector)."""
+        flt = _client_filter(F.conditions(access, filters))
+        hits: list[Hit] = []
+        offset = None
+        while len(hits) < FETCH_LIMIT:
+            records, offset = self._call(
+                self.client.scroll,
+                self.collection,
+                scroll_filter=flt,
+                limit=F.SCROLL_PAGE,
+                offset=offset,
+                with_payload=True,
+                with_vectors=[DENSE_VECTOR] if with_dense else False,
+            )
+            hits += [Hit(chunk_id=str(r.id), score=0.0, payload=dict(r.payload or {}), dense=_dense_of(r)) for r in records]
+            if offset is None:
+                break
+        return F.in_document_order(hits)[:limit]
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
         """Number of chunks ``access`` may read (``None``: all chunks)."""

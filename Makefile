@@ -19,7 +19,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/gyosei-rag/wheels
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 
-.PHONY: run test test-fast install install-dev system-deps index bench eval clean
+.PHONY: run test test-fast install install-dev system-deps index bench eval eval-fusion clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,7 @@ test-fast: install-dev
 	$(BIN)/pytest -m "not slow and not browser"
 
 # The fusion measurements of eval/README.md on the three dev sets (indexes built once into var/eval/).
-eval: install-dev
+eval-fusion: install-dev
 	$(BIN)/python -m eval.fusion_variants
 
 bench: install-dev

@@ -17,9 +17,10 @@ named dense + sparse vectors with IDF, prefetch + RRF fusion and payload indexes
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import qdrant_edge as qe
 
@@ -134,17 +135,9 @@ class EdgeIndex:
 
     def fetch(self, access: Access, filters: Filters, *, with_dense: bool = False, limit: int = FETCH_LIMIT) -> list[Hit]:
         """The selected readable chunks in document order (a filtered scroll, no query vector)."""
-        flt = _edge_filter(F.conditions(access, filters))
-        with_vector = [DENSE_VECTOR] if with_dense else None
-        hits: list[Hit] = []
-        offset = None
-        while len(hits) < FETCH_LIMIT:
-            request = qe.ScrollRequest(offset=offset, limit=F.SCROLL_PAGE, filter=flt,
-                                       with_payload=True, with_vector=with_vector)
-            records, offset = _call(self.path, self._shard.scroll, request)
-            hits += [Hit(chunk_id=str(r.id), score=0.0, payload=dict(r.payload or {}), dense=_dense_of(r)) for r in records]
-            if offset is None:
-                break
+        records = self._scroll(_edge_filter(F.conditions(access, filters)), True, [DENSE_VECTOR] if with_dense else None)
+        hits = [Hit(chunk_id=str(r.id), score=0.0, payload=dict(r.payload or {}), dense=_dense_of(r))
+                for r in itertools.islice(records, FETCH_LIMIT)]
         return F.in_document_order(hits)[:limit]
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
@@ -154,20 +147,9 @@ class EdgeIndex:
 
     def documents(self, access: Access | None = None) -> dict[str, DocInfo]:
         """Per-document summary, read from the payload fields in ``filters.DOC_FIELDS`` only."""
-        flt = _edge_filter(F.access_conditions(access))
         selector = qe.PayloadSelector.Include(list(F.DOC_FIELDS))
-
-        def pages():
-            offset = None
-            while True:
-                request = qe.ScrollRequest(offset=offset, limit=F.SCROLL_PAGE, filter=flt, with_payload=selector)
-                records, offset = _call(self.path, self._shard.scroll, request)
-                for r in records:
-                    yield r.payload or {}
-                if offset is None:
-                    return
-
-        return F.aggregate_documents(pages())
+        payloads = (r.payload or {} for r in self._scroll(_edge_filter(F.access_conditions(access)), selector, None))
+        return F.aggregate_documents(payloads)
 
     def flush(self) -> None:
         """Build HNSW for large segments (``optimize``, seconds to minutes), then write to disk."""
@@ -232,6 +214,17 @@ class EdgeIndex:
         for field, schema in wanted:
             if field not in existing:
                 _call(self.path, self._shard.update, qe.UpdateOperation.create_field_index(field, schema))
+
+    def _scroll(self, flt: Any, with_payload: Any, with_vector: Any) -> Iterator[Any]:
+        """Every record ``flt`` selects, page by page."""
+        offset = None
+        while True:
+            request = qe.ScrollRequest(offset=offset, limit=F.SCROLL_PAGE, filter=flt, with_payload=with_payload,
+                                       with_vector=with_vector)
+            records, offset = _call(self.path, self._shard.scroll, request)
+            yield from records
+            if offset is None:
+                return
 
     def _writable(self) -> None:
         if self.read_only:

@@ -8,8 +8,9 @@ an explicit ``k`` (parameterized RRF needs Qdrant server >= 1.16).
 
 from __future__ import annotations
 
+import itertools
 import warnings
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from qdrant_client import QdrantClient, models
 
@@ -132,22 +133,9 @@ class QdrantIndex:
 
     def fetch(self, access: Access, filters: Filters, *, with_dense: bool = False, limit: int = FETCH_LIMIT) -> list[Hit]:
         """The selected readable chunks in document order (a filtered scroll, no query vector)."""
-        flt = _client_filter(F.conditions(access, filters))
-        hits: list[Hit] = []
-        offset = None
-        while len(hits) < FETCH_LIMIT:
-            records, offset = self._call(
-                self.client.scroll,
-                self.collection,
-                scroll_filter=flt,
-                limit=F.SCROLL_PAGE,
-                offset=offset,
-                with_payload=True,
-                with_vectors=[DENSE_VECTOR] if with_dense else False,
-            )
-            hits += [Hit(chunk_id=str(r.id), score=0.0, payload=dict(r.payload or {}), dense=_dense_of(r)) for r in records]
-            if offset is None:
-                break
+        records = self._scroll(_client_filter(F.conditions(access, filters)), True, [DENSE_VECTOR] if with_dense else False)
+        hits = [Hit(chunk_id=str(r.id), score=0.0, payload=dict(r.payload or {}), dense=_dense_of(r))
+                for r in itertools.islice(records, FETCH_LIMIT)]
         return F.in_document_order(hits)[:limit]
 
     def count(self, access: Access | None = None, filters: Filters | None = None) -> int:
@@ -157,26 +145,9 @@ class QdrantIndex:
 
     def documents(self, access: Access | None = None) -> dict[str, DocInfo]:
         """Per-document summary, read from the payload fields in ``filters.DOC_FIELDS`` only."""
-        flt = _client_filter(F.access_conditions(access))
-
-        def pages():
-            offset = None
-            while True:
-                records, offset = self._call(
-                    self.client.scroll,
-                    self.collection,
-                    scroll_filter=flt,
-                    limit=F.SCROLL_PAGE,
-                    offset=offset,
-                    with_payload=list(F.DOC_FIELDS),
-                    with_vectors=False,
-                )
-                for r in records:
-                    yield r.payload or {}
-                if offset is None:
-                    return
-
-        return F.aggregate_documents(pages())
+        records = self._scroll(_client_filter(F.access_conditions(access)), list(F.DOC_FIELDS), False)
+        payloads = (r.payload or {} for r in records)
+        return F.aggregate_documents(payloads)
 
     def flush(self) -> None:
         """Nothing to do: upserts wait for the server, which persists and indexes on its own."""
@@ -236,6 +207,16 @@ class QdrantIndex:
             SPARSE_VECTOR: models.SparseVector(indices=list(chunk.sparse.indices), values=list(chunk.sparse.values)),
         }
         return models.PointStruct(id=chunk.chunk_id, vector=vector, payload=chunk.payload())
+
+    def _scroll(self, flt: models.Filter | None, with_payload: Any, with_vectors: Any) -> Iterator[Any]:
+        """Every record ``flt`` selects, page by page."""
+        offset = None
+        while True:
+            records, offset = self._call(self.client.scroll, self.collection, scroll_filter=flt, limit=F.SCROLL_PAGE,
+                                         offset=offset, with_payload=with_payload, with_vectors=with_vectors)
+            yield from records
+            if offset is None:
+                return
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the client, turning connection and server errors into a Japanese ``IndexError_``."""

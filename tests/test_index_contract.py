@@ -1,135 +1,23 @@
 """One contract for every ``Index``: Qdrant Edge on disk and qdrant-client (server stand-in).
 
-Chunks are real text from data_samples/ (copies of shared/corpus) (Diet speeches, NTA Q&A, the ICT white paper) with
-deterministic vectors: sparse = character bigrams (crc32 ids, tf weights; the index adds IDF),
-dense = a seeded random unit vector per chunk, so a query can be aimed at chosen chunks.
+The chunks are real text with deterministic vectors (tests/index_helpers.py). What only the
+embedded Edge index does (persistence, the writer lock) is in tests/test_index_edge.py.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
 import random
-import subprocess
-import sys
-import zlib
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
 
-from retrieval.errors import ConfigError, IndexError_, IndexLockedError
-from retrieval.index import open_index
-from retrieval.index.edge import EdgeIndex
-from retrieval.index.qdrant import QdrantIndex
-from retrieval.settings import IndexSettings
-from retrieval.types import Access, Chunk, Filters, Query, SearchMode, SparseVector
-
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data_samples"  # copies of shared/corpus
-DIM = 32
-PUBLIC = Access(clearance=1, groups=[])
-ADMIN = Access(clearance=3, groups=["finance"])
-
-
-# -- deterministic vectors --------------------------------------------------------------------
-
-def bigrams(text: str) -> dict[int, float]:
-    counts: dict[int, float] = {}
-    chars = [c for c in text if not c.isspace()]
-    for a, b in zip(chars, chars[1:]):
-        tid = zlib.crc32((a + b).encode()) & 0x7FFFFFFF
-        counts[tid] = counts.get(tid, 0.0) + 1.0
-    return counts
-
-
-def sparse_of(terms: dict[int, float]) -> SparseVector:
-    ids = sorted(terms)
-    return SparseVector(indices=ids, values=[terms[i] for i in ids])
-
-
-def unit_vector(seed: str) -> list[float]:
-    rng = random.Random(zlib.crc32(seed.encode()))
-    v = [rng.gauss(0, 1) for _ in range(DIM)]
-    n = math.sqrt(sum(x * x for x in v))
-    return [x / n for x in v]
-
-
-def with_vectors(c: Chunk) -> Chunk:
-    c.dense = unit_vector(c.chunk_id)
-    c.sparse = sparse_of(bigrams(c.text))
-    return c
-
-
-# -- chunks from the real corpus --------------------------------------------------------------
-
-def corpus_chunks() -> list[Chunk]:
-    chunks: list[Chunk] = []
-    for name in ("121304376X02420240823", "121313950X00120240730", "121314370X00120240823"):
-        records = json.loads((CORPUS / "kokkai" / f"ndl_speech_{name}.json").read_text(encoding="utf-8"))
-        for r in records["speechRecord"][4:8]:
-            chunks.append(Chunk(
-                doc_id=f"kokkai:{r['speechID']}", ordinal=0, text=r["speech"].replace("\r\n", "\n")[:400],
-                title=f"{r['nameOfHouse']} {r['nameOfMeeting']} {r['issue']}", doc_type="diet_speech",
-                date=r["date"], source_url=r["speechURL"], groups=["all"], content_hash=f"h-{r['speechID']}",
-                extra={"house": r["nameOfHouse"], "meeting": r["nameOfMeeting"], "speaker": r["speaker"],
-                       "speech_order": r["speechOrder"]},
-            ))
-    lines = (CORPUS / "nta" / "nta_qa.jsonl").read_text(encoding="utf-8").splitlines()
-    qas = [json.loads(x) for x in lines[:6]]
-    for qa in qas[:4]:
-        chunks.append(Chunk(
-            doc_id=f"nta:{qa['id']}", ordinal=0, text=(qa["question"] + "\n" + qa["answer"])[:400],
-            title=qa["title"], doc_type="faq", groups=["all"], content_hash=f"h-nta-{qa['id']}",
-        ))
-    paper = (CORPUS / "white_paper" / "r05_chapter5_soumu_ict_policy.txt").read_text(encoding="utf-8")
-    for i in range(3):
-        chunks.append(Chunk(
-            doc_id="white_paper/r05_chapter5_soumu_ict_policy.txt", ordinal=i, text=paper[i * 400:(i + 1) * 400],
-            title="令和5年版 情報通信白書 第5章", doc_type="white_paper", date="2023-07-04", section="第5章",
-            groups=["all"], content_hash="h-wp-v1", doc_chunks=3, char_start=i * 400, char_end=(i + 1) * 400,
-            source_path="white_paper/r05_chapter5_soumu_ict_policy.txt",
-        ))
-    # Restricted material: 機密性3 (readable with clearance 3 only) and a finance-only memo.
-    chunks.append(Chunk(doc_id="internal/kimitsu3-memo", ordinal=0, text="【機密性3】" + qas[4]["answer"][:300],
-                        title="内部検討メモ（機密性3）", doc_type="notice", date="2024-08-01", confidentiality=3,
-                        groups=["all"], content_hash="h-k3"))
-    chunks.append(Chunk(doc_id="internal/finance-memo", ordinal=0, text="【財務課限り】" + qas[5]["answer"][:300],
-                        title="財務課内部資料", doc_type="notice", date="2024-08-01", confidentiality=1,
-                        groups=["finance"], content_hash="h-fin"))
-    return [with_vectors(c) for c in chunks]
-
-
-CHUNKS = corpus_chunks()
-BY_DOC = {c.doc_id: c for c in CHUNKS}
-RESTRICTED = {"internal/kimitsu3-memo", "internal/finance-memo"}
-N_PUBLIC = len(CHUNKS) - len(RESTRICTED)
-
-
-def unique_terms(target: Chunk, n: int) -> dict[int, float]:
-    """``n`` bigram ids that occur in ``target`` and in no other chunk."""
-    others: set[int] = set()
-    for c in CHUNKS:
-        if c is not target:
-            others |= set(c.sparse.indices)
-    return {t: 1.0 for t in [t for t in target.sparse.indices if t not in others][:n]}
-
-
-def aim(*weighted: tuple[Chunk, float]) -> list[float]:
-    v = [sum(w * c.dense[i] for c, w in weighted) for i in range(DIM)]
-    n = math.sqrt(sum(x * x for x in v))
-    return [x / n for x in v]
+from retrieval.errors import IndexError_
+from retrieval.types import Access, Filters, Query, SearchMode, SparseVector
+from tests.index_helpers import (ADMIN, BY_DOC, CHUNKS, DIM, N_PUBLIC, PUBLIC, RESTRICTED, aim, ids, index_view,
+                                 make_index, sparse_of, unique_terms, with_vectors)
 
 
 # -- fixtures ---------------------------------------------------------------------------------
-
-def make_index(kind: str, tmp_path: Path):
-    if kind == "edge":
-        return EdgeIndex(tmp_path / "edge", DIM)
-    return QdrantIndex(QdrantClient(":memory:"), "gyosei", DIM, close_client=True)
-
 
 @pytest.fixture(params=["edge", "qdrant"])
 def index(request, tmp_path):
@@ -138,10 +26,6 @@ def index(request, tmp_path):
     idx.flush()
     yield idx
     idx.close()
-
-
-def ids(hits) -> list[str]:
-    return [h.payload["doc_id"] for h in hits]
 
 
 # -- the contract -----------------------------------------------------------------------------
@@ -342,120 +226,3 @@ def test_both_backends_answer_the_same(tmp_path):
     finally:
         edge.close()
         server.close()
-
-
-def index_view(hits):
-    """Hits as comparable data: equal scores may come back in either order, and at the cut-off of
-    ``k`` either of two equal-scored chunks may be the one kept, so that last group counts by size."""
-    view = sorted(((round(h.score, 5), h.chunk_id, json.dumps(h.payload, sort_keys=True, ensure_ascii=False))
-                   for h in hits), reverse=True)
-    if not view:
-        return view
-    lowest = view[-1][0]
-    return [v for v in view if v[0] != lowest] + [(lowest, sum(v[0] == lowest for v in view))]
-
-
-# -- Edge specifics: persistence, dimension, the writer lock --------------------------------
-
-def test_edge_persists_across_close_and_reopen(tmp_path):
-    with EdgeIndex(tmp_path / "idx", DIM) as idx:
-        idx.upsert(CHUNKS)
-        idx.flush()
-        before = index_view(idx.search(Query(dense=CHUNKS[3].dense, sparse=CHUNKS[3].sparse), PUBLIC, k=5))
-    with EdgeIndex(tmp_path / "idx", DIM, read_only=True) as ro:
-        assert ro.count() == len(CHUNKS)
-        assert index_view(ro.search(Query(dense=CHUNKS[3].dense, sparse=CHUNKS[3].sparse), PUBLIC, k=5)) == before
-        with pytest.raises(IndexError_, match="読み取り専用"):
-            ro.delete("nta:29")
-    settings = IndexSettings(backend="edge", path=tmp_path / "idx")
-    reopened = open_index(settings, DIM)
-    try:
-        assert reopened.delete("nta:29") == 1
-    finally:
-        reopened.close()
-    with EdgeIndex(tmp_path / "idx", DIM, read_only=True) as ro:
-        assert ro.count() == len(CHUNKS) - 1
-
-
-def test_edge_keeps_unflushed_writes_after_a_crash(tmp_path):
-    code = (
-        "import os, sys; sys.path.insert(0, sys.argv[2])\n"
-        "from tests.test_index_contract import CHUNKS, DIM\n"
-        "from retrieval.index.edge import EdgeIndex\n"
-        "idx = EdgeIndex(__import__('pathlib').Path(sys.argv[1]), DIM); idx.upsert(CHUNKS)\n"
-        "os.kill(os.getpid(), 9)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "idx"), str(ROOT)], cwd=ROOT)
-    assert proc.returncode == -9
-    with EdgeIndex(tmp_path / "idx", DIM, read_only=True) as ro:  # the kernel dropped the lock
-        assert ro.count() == len(CHUNKS)
-
-
-def test_dimension_mismatch_is_a_clear_error(tmp_path):
-    EdgeIndex(tmp_path / "idx", DIM).close()
-    with pytest.raises(IndexError_, match=f"次元は {DIM} .*モデルは 16 次元") as err:
-        EdgeIndex(tmp_path / "idx", 16)
-    assert "16" in str(err.value) and "取り込み直" in str(err.value)
-    client = QdrantClient(":memory:")
-    QdrantIndex(client, "gyosei", DIM)
-    with pytest.raises(IndexError_, match="取り込み直"):
-        QdrantIndex(client, "gyosei", 16)
-    with pytest.raises(IndexError_, match="先に文書を取り込んで"):
-        EdgeIndex(tmp_path / "none", DIM, read_only=True)
-
-
-OPEN_IN_CHILD = (
-    "import sys; sys.path.insert(0, sys.argv[3])\n"
-    "from pathlib import Path\n"
-    "from retrieval.index.edge import EdgeIndex\n"
-    "try:\n"
-    "    EdgeIndex(Path(sys.argv[1]), 32, read_only=sys.argv[2] == 'ro').close(); print('OPENED')\n"
-    "except Exception as exc:\n"
-    "    print(type(exc).__name__, exc)\n"
-)
-
-
-def open_in_child(path: Path, mode: str) -> str:
-    out = subprocess.run([sys.executable, "-c", OPEN_IN_CHILD, str(path), mode, str(ROOT)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
-    return out.stdout.strip() + out.stderr.strip()
-
-
-def test_second_writer_in_another_process_is_refused(tmp_path):
-    path = tmp_path / "idx"
-    writer = EdgeIndex(path, DIM)
-    try:
-        out = open_in_child(path, "rw")
-        assert out.startswith("IndexLockedError") and "書き込み中" in out and str(os.getpid()) in out
-        # Edge itself keeps one open shard per folder: a reader must wait for the writer too.
-        assert open_in_child(path, "ro").startswith("IndexLockedError")
-        with pytest.raises(IndexLockedError):  # a second open in this process is refused as well
-            EdgeIndex(path, DIM)
-    finally:
-        writer.close()
-    assert open_in_child(path, "rw") == "OPENED"
-    reader = EdgeIndex(path, DIM, read_only=True)
-    try:
-        assert open_in_child(path, "rw").startswith("IndexLockedError")  # a reader blocks writers
-    finally:
-        reader.close()
-
-
-def test_open_index_builds_the_configured_backend(tmp_path):
-    mem = open_index(IndexSettings(url=":memory:"), DIM)  # a URL means the server backend
-    try:
-        assert isinstance(mem, QdrantIndex)
-        mem.upsert(CHUNKS[:3])
-        assert mem.count(PUBLIC) == 3
-    finally:
-        mem.close()
-    local = open_index(IndexSettings(backend="qdrant", url=str(tmp_path / "local")), DIM)
-    try:
-        with pytest.raises(IndexLockedError, match="使用中"):
-            open_index(IndexSettings(backend="qdrant", url=str(tmp_path / "local")), DIM)
-    finally:
-        local.close()
-    with pytest.raises(ConfigError, match="index.url"):
-        open_index(IndexSettings(backend="qdrant"), DIM)
-    with pytest.raises(IndexError_, match="先に文書を取り込んで"):
-        open_index(IndexSettings(url=":memory:"), DIM, read_only=True)

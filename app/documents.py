@@ -186,11 +186,8 @@ def embedding_path_summary(docs: dict[str, DocInfo], current: str) -> tuple[str,
 
 
 def document_passages(res: Any, doc_id: str, access: Access, limit: int = 40) -> list[dict[str, Any]]:
-    """The first ``limit`` chunks of one document the user may read, in document order."""
-    docs = res.index.documents(access)
-    info = docs.get(doc_id)
-    if info is None:
-        return []
+    """The first ``limit`` chunks of one document the user may read, in document order (none if
+    they may not read it: ``fetch`` applies the access rule)."""
     return [h.payload for h in res.index.fetch(access, Filters(doc_ids=[doc_id]), limit=limit)]
 
 

@@ -8,7 +8,10 @@ from typing import Any
 def describe_source(payload: dict[str, Any]) -> str:
     """One line naming a chunk's source, e.g. 「行政手続法 第一条（目的等）」 or a Diet speech."""
     parts: list[str] = [payload.get("title") or payload.get("doc_id", "")]
-    section = payload.get("section")
+    section = payload.get("section") or ""
+    # A document's heading path may start with its own title (a chapter file's first heading).
+    if parts[0] and section.startswith(parts[0] + " > "):
+        section = section[len(parts[0]) + 3:]
     # A speech's section is its speaker label, which the title already names.
     if section and section not in parts[0] and payload.get("doc_type") != "diet_speech":
         parts.append(section)

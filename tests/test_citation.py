@@ -8,6 +8,14 @@ def test_law_article_with_date():
     assert describe_source(payload) == "行政手続法 ／ 第二章 申請に対する処分 > 第六条 ／ 2024-04-01"
 
 
+def test_a_heading_path_that_starts_with_the_title_names_it_once():
+    title = "第5章 総務省におけるICT政策の取組状況"
+    payload = {"title": title, "section": f"{title} > 第9節 郵政行政の推進 > 1 概要", "doc_type": "white_paper"}
+    assert describe_source(payload) == f"{title} ／ 第9節 郵政行政の推進 > 1 概要"
+    alone = {"title": title, "section": title, "doc_type": "white_paper"}
+    assert describe_source(alone) == title
+
+
 def test_pdf_page():
     payload = {"title": "制度データモデル クラス図", "section": "", "page": 3, "doc_type": "guideline"}
     assert describe_source(payload) == "制度データモデル クラス図 ／ 3ページ"

@@ -16,14 +16,13 @@ generated 想定問答 marked as such). Japanese text uses a Mincho font (``w:ea
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from app.docx_office import marks, set_properties, source_numbers, write_header_footer
 from app.draft_check import check_status
 from app.safe_text import md_inline, safe_url
-from retrieval.ai_notice import make_notice
+from retrieval.ai_notice import AINotice, make_notice
 from retrieval.answer_types import FLAG_INVALID_CITATION, FLAG_UNCITED, FLAG_UNSUPPORTED, AnswerSentence, Source
 from retrieval.draft_types import Draft, FollowUp, PointDraft
 from retrieval.verify import Conflict
@@ -58,7 +57,7 @@ def _meta(draft: Draft) -> list[str]:
     pairs = [("質問者", a.member), ("会派", a.party), ("委員会", a.committee), ("院", a.house)]
     lines = [f"{k}：{v}" for k, v in pairs if v]
     lines.append(f"作成方法：{METHOD_LABELS.get(draft.method, draft.method)}")
-    lines.append(f"作成日：{dt.date.today().isoformat()}")
+    lines.append(f"作成日：{_notice(draft).made_at[:10]}")  # the notice's day, in the configured time zone
     return lines
 
 
@@ -101,7 +100,11 @@ def _sentence(s: AnswerSentence, numbers: dict[int, int] | None = None) -> tuple
 
 def notice_text(draft: Draft) -> str:
     """The AI-output notice the draft carries (``retrieval.ai_notice``)."""
-    return (draft.notice or make_notice("draft", draft.method)).text
+    return _notice(draft).text
+
+
+def _notice(draft: Draft) -> AINotice:
+    return draft.notice or make_notice("draft", draft.method)
 
 
 def numbered_sources(draft: Draft) -> list[tuple[int, Source]]:

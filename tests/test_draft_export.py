@@ -7,6 +7,7 @@ must be there, and Japanese runs must carry an East Asian font.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from app.draft_export import draft_to_docx, draft_to_markdown, source_line
 from ingest.readers.kokkai import read_kokkai_json
+from retrieval.ai_notice import NoticeContext, make_notice
 from retrieval.answer_types import FLAG_UNSUPPORTED, AnswerSentence, Source
 from retrieval.citation import describe_source
 from retrieval.draft_types import NEEDS_REVIEW, CheckStamp, Draft, FollowUp, PastAnswer, PointDraft
@@ -175,6 +177,19 @@ def test_markdown_holds_the_same_sections(draft):
     assert "三万円" in row and "四万円" in row and "数値" in row
     assert "| 答弁案の文 | 過去の答弁・資料の文 | 理由 |" in md
     assert draft.points[0].followups[0].question in md and "想定問" in md and "想定答" in md
+
+
+def test_the_creation_day_is_the_notices_day_in_the_configured_time_zone(draft):
+    """Made at 02:15 in Tokyo on 3 December (17:15 UTC on the 2nd): both lines say the 3rd."""
+    made = dt.datetime(2026, 12, 2, 17, 15, tzinfo=dt.timezone.utc)
+    draft.notice = make_notice("draft", draft.method, NoticeContext(timezone="Asia/Tokyo"), now=made)
+    md = draft_to_markdown(draft)
+    assert "作成日：2026-12-03" in md and "作成日時：2026-12-03 02:15" in md
+    import docx
+
+    buffer = io.BytesIO()
+    draft_to_docx(draft, buffer)
+    assert "作成日：2026-12-03" in _docx_text(docx.Document(buffer))
 
 
 def test_an_empty_draft_still_exports(tmp_path):
